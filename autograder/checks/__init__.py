@@ -1,0 +1,45 @@
+"""What the notebooks' test cells call.
+
+Each ``check_*`` runs a student's function on a list of cases, compares every answer
+with the PyTorch reference on the device ``AUTOGRADER_DEVICE`` selects, prints one line
+when all pass, and otherwise raises ``CheckFailed`` whose first line names the likely
+misconception. Without ``seed`` a check runs its fixed, visible cases; hidden tests pass
+a ``seed`` and get random shapes drawn from it.
+"""
+
+from ._report import CheckFailed
+from .activations import check_relu, check_sigmoid, check_tanh
+from .conv import check_conv2d_fast, check_conv2d_module, check_conv2d_naive, check_corr2d
+from .dense import (
+    check_dense_forward,
+    check_dense_param_count,
+    check_neuron,
+    check_neuron_gradients,
+    check_sgd_step,
+)
+from .sizes import (
+    check_conv_output_size,
+    check_conv_param_count,
+    check_param_constants,
+    check_same_padding,
+)
+
+__all__ = [
+    "CheckFailed",
+    "check_conv2d_fast",
+    "check_conv2d_module",
+    "check_conv2d_naive",
+    "check_conv_output_size",
+    "check_conv_param_count",
+    "check_corr2d",
+    "check_dense_forward",
+    "check_dense_param_count",
+    "check_neuron",
+    "check_neuron_gradients",
+    "check_param_constants",
+    "check_relu",
+    "check_same_padding",
+    "check_sgd_step",
+    "check_sigmoid",
+    "check_tanh",
+]

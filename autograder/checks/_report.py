@@ -1,0 +1,24 @@
+"""How a check tells the student what happened: one line on success, a CheckFailed otherwise."""
+
+from typing import NoReturn
+
+
+class CheckFailed(AssertionError):
+    """A check found a wrong answer. The message is written for the student.
+
+    Its first line names the function and the most likely cause; the lines
+    after it give the failing case and the details.
+    """
+
+
+def fail(name: str, summary: str, *details: str) -> NoReturn:
+    """Raise ``CheckFailed`` with the message ``"{name}: {summary}"`` and indented details."""
+    lines = [f"{name}: {summary}"]
+    lines += ["  " + line for detail in details if detail for line in detail.splitlines()]
+    raise CheckFailed("\n".join(lines))
+
+
+def report_pass(name: str, n_cases: int) -> None:
+    """Print the one-line success message a student sees under a test cell."""
+    noun = "case" if n_cases == 1 else "cases"
+    print(f"✓ {name}: all {n_cases} {noun} passed")
