@@ -102,9 +102,11 @@ def call_student(
     where: str,
     forbid: str | None = None,
     inputs_frozen: bool = True,
+    explain: Callable[[Exception], str | None] = lambda error: None,
 ) -> Any:
     """Call ``fn(*args, **kwargs)`` and fail with a student-facing message when the call
-    raises, uses a forbidden routine, or (with ``inputs_frozen``) changes a tensor input."""
+    raises, uses a forbidden routine, or (with ``inputs_frozen``) changes a tensor input.
+    ``explain`` may turn an exception into a more specific first line."""
     arguments = _argument_names(fn, args, kwargs) if inputs_frozen else {}
     snapshots = {k: v.detach().clone() for k, v in arguments.items() if isinstance(v, torch.Tensor)}
     try:
@@ -114,7 +116,11 @@ def call_student(
         fail(name, NOT_IMPLEMENTED)
     except Exception as error:  # the student's bug, reported to the student
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        fail(name, f"raised {type(error).__name__}: {message}", where)
+        raised = f"raised {type(error).__name__}: {message}"
+        explanation = explain(error)
+        if explanation:
+            fail(name, explanation, where, raised)
+        fail(name, raised, where)
     if watch.forbidden:
         used = " and ".join(watch.forbidden)
         fail(

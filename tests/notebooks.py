@@ -1,0 +1,112 @@
+"""Helpers for the notebook tests: read the source notebooks, assemble submissions, and
+grade them with nbgrader's own autograde into a throw-away course folder."""
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+from nbgrader.apps import NbGraderAPI
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config
+
+from autograder.release import REPO, _api
+
+SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.MULTILINE)
+HIDDEN = re.compile(r"^[ \t]*### (BEGIN|END) HIDDEN TESTS[ \t]*\n?", re.MULTILINE)
+
+
+def source_notebook(assignment: str) -> nbformat.NotebookNode:
+    return nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+
+
+def released_notebook(assignment: str) -> nbformat.NotebookNode:
+    return nbformat.read(REPO / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
+
+
+def grade_id(cell) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def reference_code(assignment: str) -> dict[str, str]:
+    """Each solution cell's reference code, markers removed, by grade_id."""
+    return {
+        grade_id(c): SOLUTION.sub("", c.source)
+        for c in source_notebook(assignment).cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+def graded_cell_code(assignment: str) -> dict[str, str]:
+    """Each graded test cell's full code (visible and hidden tests), by grade_id."""
+    return {
+        grade_id(c): HIDDEN.sub("", c.source)
+        for c in source_notebook(assignment).cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+    }
+
+
+def submission(assignment: str, replace: dict[str, str] | None = None, fill: bool = True):
+    """The released notebook as a student would hand it in: every solution cell filled
+    with the reference (``fill``) and the cells in ``replace`` given other code."""
+    notebook = released_notebook(assignment)
+    reference = reference_code(assignment)
+    for cell in notebook.cells:
+        gid = grade_id(cell)
+        if replace and gid in replace:
+            cell.source = replace[gid]
+        elif fill and gid in reference:
+            cell.source = reference[gid]
+    return notebook
+
+
+@dataclass
+class Graded:
+    scores: dict[str, float]  # grade_id -> points awarded
+    max_scores: dict[str, float]
+    errors: dict[str, str]  # grade_id -> the test cell's error text, for cells that failed
+
+    @property
+    def total(self) -> float:
+        return sum(self.scores.values())
+
+
+def autograde(
+    assignment: str, submissions: dict[str, nbformat.NotebookNode], course: Path
+) -> dict[str, Graded]:
+    """Grade each student's notebook with nbgrader's autograde; results from its gradebook."""
+    db_url = f"sqlite:///{course}/gradebook.db"
+    api = _api(REPO, course / "release", db_url)
+    assert api.generate_assignment(assignment)["success"]
+    config = Config()
+    config.CourseDirectory.root = str(course)
+    config.CourseDirectory.source_directory = str(REPO / "solutions")
+    config.CourseDirectory.db_url = db_url
+    config.ExecutePreprocessor.timeout = 120
+    grader = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    results = {}
+    for student, notebook in submissions.items():
+        path = course / "submitted" / student / assignment / f"{assignment}.ipynb"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(notebook, path)
+        outcome = grader.autograde(assignment, student)
+        assert outcome["success"], outcome.get("log")
+        graded = nbformat.read(
+            course / "autograded" / student / assignment / f"{assignment}.ipynb", 4
+        )
+        errors = {
+            grade_id(c): "\n".join(
+                f"{o.get('ename')}: {o.get('evalue')}"
+                for o in c.outputs
+                if o.output_type == "error"
+            )
+            for c in graded.cells
+            if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")
+        }
+        with Gradebook(db_url) as gb:
+            notebook_grades = gb.find_submission_notebook(assignment, assignment, student)
+            scores = {g.name: g.score for g in notebook_grades.grades}
+            max_scores = {g.name: g.max_score for g in notebook_grades.grades}
+        results[student] = Graded(scores, max_scores, {k: v for k, v in errors.items() if v})
+    return results
