@@ -3,7 +3,7 @@ checks in-process, fails with its misconception's message; each correct one pass
 
 import pytest
 from catalogue import CORRECT, WRONG
-from notebooks import reference_code, source_notebook, graded_cell_code
+from notebooks import graded_cell_code, reference_code, source_notebook
 
 from autograder.checks import CheckFailed
 
