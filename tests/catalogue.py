@@ -13,6 +13,7 @@ class Wrong:
     code: str
     test: str  # grade_id of the test cell that must fail
     message: str  # must appear in the first line of the failure
+    cascade: tuple[str, ...] = ()  # later test cells that use this function and may fail too
 
 
 @dataclass(frozen=True)
@@ -432,6 +433,7 @@ def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
 """,
         "test_conv2d_fast",
         "scipy.signal",
+        cascade=("test_Conv2d",),
     ),
     Wrong(
         "module_weight_not_parameter",
