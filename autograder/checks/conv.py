@@ -380,7 +380,6 @@ def check_conv2d_module(Conv2d: type, seed: int | None = None) -> None:  # noqa:
             if bias:
                 layer.bias.copy_(reference.bias)
         k_h, k_w = _pair(kernel)
-        p_h, p_w = _pair(padding)
         h, w = (
             k_h + int(torch.randint(0, 6, (1,), generator=g)),
             k_w + int(torch.randint(0, 6, (1,), generator=g)),
