@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from ._guard import watching
 from ._report import fail, report_pass
+from ._student import Raised, invoke, type_name
 
 # (rtol, atol) for comparing a student's tensor with the reference, per dtype.
 TOLERANCES = {
@@ -68,7 +68,7 @@ def describe(value: Any) -> str:
         dtype = str(value.dtype).removeprefix("torch.")
         return f"tensor of shape {tuple(value.shape)} ({dtype}, {value.device.type})"
     if callable(value):
-        return getattr(value, "__name__", type(value).__name__)
+        return getattr(value, "__name__", type_name(value))
     return repr(value)
 
 
@@ -93,6 +93,12 @@ def _argument_names(fn: Callable, args: tuple, kwargs: dict) -> dict[str, Any]:
         return {f"argument {i + 1}": a for i, a in enumerate(args)} | kwargs
 
 
+def first_line(error: Raised) -> str:
+    """``raised ValueError: the first line of its message``."""
+    message = error.message.strip().splitlines()[0] if error.message.strip() else ""
+    return f"raised {error.type_name}: {message}"
+
+
 def call_student(
     name: str,
     fn: Callable,
@@ -102,42 +108,49 @@ def call_student(
     where: str,
     forbid: str | None = None,
     inputs_frozen: bool = True,
-    explain: Callable[[Exception], str | None] = lambda error: None,
+    inference: bool = False,
+    probe: Callable | None = None,
+    explain: Callable[[Raised], str | None] = lambda error: None,
 ) -> Any:
-    """Call ``fn(*args, **kwargs)`` and fail with a student-facing message when the call
-    raises, uses a forbidden routine, or (with ``inputs_frozen``) changes a tensor input.
+    """Call ``fn(*args, **kwargs)`` (or ``probe(fn, *args, **kwargs)``) through
+    :func:`invoke` and fail with a student-facing message when the call raises, uses a
+    forbidden routine, or (with ``inputs_frozen``) changes a tensor input.
     ``explain`` may turn an exception into a more specific first line."""
-    arguments = _argument_names(fn, args, kwargs) if inputs_frozen else {}
-    snapshots = {k: v.detach().clone() for k, v in arguments.items() if isinstance(v, torch.Tensor)}
-    try:
-        with watching(forbid) as watch:
-            result = fn(*args, **kwargs)
-    except NotImplementedError:
-        fail(name, NOT_IMPLEMENTED)
-    except Exception as error:  # the student's bug, reported to the student
-        message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        raised = f"raised {type(error).__name__}: {message}"
-        explanation = explain(error)
+    snapshots = [a.detach().clone() if isinstance(a, torch.Tensor) else None for a in args]
+    outcome = invoke(
+        fn, args, kwargs, forbid=forbid, probe=probe, inference=inference, keep_args=inputs_frozen
+    )
+    if outcome.error is not None:
+        if outcome.error.is_a("NotImplementedError"):
+            fail(name, NOT_IMPLEMENTED)
+        explanation = explain(outcome.error)
         if explanation:
-            fail(name, explanation, where, raised)
-        fail(name, raised, where)
-    if watch.forbidden:
-        used = " and ".join(watch.forbidden)
+            fail(name, explanation, where, first_line(outcome.error))
+        fail(name, first_line(outcome.error), where)
+    if outcome.forbidden:
+        used = " and ".join(outcome.forbidden)
         fail(
             name,
             f"uses {used}, which this exercise asks you not to call. "
             "Write the computation yourself with basic tensor operations.",
         )
-    for arg_name, before in snapshots.items():
-        after = arguments[arg_name].detach()
-        if after.shape != before.shape or not torch.equal(after, before):
-            fail(
-                name,
-                f"changed its input `{arg_name}` in place. Leave the inputs as they are: "
-                "work on a copy (e.g. `x.clone()`) or build a new tensor.",
-                where,
-            )
-    return result
+    if inputs_frozen and probe is None:
+        names = list(_argument_names(fn, args, kwargs))
+        for position, (before, after) in enumerate(
+            zip(snapshots, outcome.args_after, strict=False)
+        ):
+            if before is None:
+                continue
+            changed = not isinstance(after, torch.Tensor) or after.shape != before.shape
+            if changed or not torch.equal(after.detach(), before):
+                arg_name = names[position] if position < len(names) else f"argument {position + 1}"
+                fail(
+                    name,
+                    f"changed its input `{arg_name}` in place. Leave the inputs as they are: "
+                    "work on a copy (e.g. `x.clone()`) or build a new tensor.",
+                    where,
+                )
+    return outcome.value
 
 
 def judge_tensor(got: Any, case: Case, what: str = "the output") -> tuple[str, str] | None:
@@ -145,7 +158,7 @@ def judge_tensor(got: Any, case: Case, what: str = "the output") -> tuple[str, s
     else ``(summary, detail)`` with the misconception that explains it when one does."""
     expected = case.expected
     if not isinstance(got, torch.Tensor):
-        return f"{what} should be a torch.Tensor, but it is a {type(got).__name__}.", ""
+        return f"{what} should be a torch.Tensor, but it is a {type_name(got)}.", ""
     if got.device != expected.device:
         return (
             f"{what} is on {got.device}, but the inputs are on {expected.device}. "

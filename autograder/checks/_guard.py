@@ -89,10 +89,3 @@ def watching(forbid: str | None = None) -> Iterator[Watch]:
             yield watch
     finally:
         sys.setprofile(previous_profile)
-
-
-def count_ops(fn: Callable, *args, **kwargs) -> int:
-    """How many ATen operators ``fn(*args, **kwargs)`` executes."""
-    with watching() as watch:
-        fn(*args, **kwargs)
-    return watch.op_count

@@ -14,8 +14,8 @@ from torch import nn
 
 from ..device import get_device
 from ._cases import Case, Mistake, call_student, describe_call, judge_tensor, run_cases
-from ._guard import count_ops
 from ._report import fail, report_pass
+from ._student import invoke
 
 FLIPPED = (
     "the kernel looks flipped (that is true convolution). A CNN layer computes cross-correlation: "
@@ -275,7 +275,9 @@ def check_conv2d_fast(conv2d_fast: Callable, seed: int | None = None) -> None:
     cases = _conv_cases(seed)
     run_cases(name, conv2d_fast, cases, names=CONV_ARGS, forbid="convolution", announce=False)
     g, device = torch.Generator().manual_seed(1), get_device()
-    small, large = (count_ops(conv2d_fast, *s.tensors(g, device)) for s in (LOOP_SMALL, LOOP_LARGE))
+    small, large = (
+        invoke(conv2d_fast, s.tensors(g, device)).op_count for s in (LOOP_SMALL, LOOP_LARGE)
+    )
     if large > small + 8:
         fail(
             name,
@@ -363,32 +365,24 @@ def check_conv2d_module(Conv2d: type, seed: int | None = None) -> None:  # noqa:
             f"Conv2d({c_in}, {c_out}, {kernel}, stride={stride}, padding={padding}, bias={bias})"
         )
         where = f"Failed on case {number} of {len(settings)}: {signature}"
-        layer = call_student(
-            name,
-            Conv2d,
-            (c_in, c_out, kernel),
-            {"stride": stride, "padding": padding, "bias": bias},
-            where=where,
-        )
-        reference = nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=bias).to(
-            device
-        )
-        _check_parameters(name, layer, reference, where)
-        layer = layer.to(device)
-        with torch.no_grad():
-            layer.weight.copy_(reference.weight)
-            if bias:
-                layer.bias.copy_(reference.bias)
+        options = {"stride": stride, "padding": padding, "bias": bias}
+        layer = call_student(name, Conv2d, (c_in, c_out, kernel), options, where=where)
+        reference = nn.Conv2d(c_in, c_out, kernel, **options).to(device)
+        facts = call_student(name, layer, (), {}, where=where, probe=probe_parameters)
+        _check_parameters(name, facts, reference, where)
         k_h, k_w = _pair(kernel)
         h, w = (
             k_h + int(torch.randint(0, 6, (1,), generator=g)),
             k_w + int(torch.randint(0, 6, (1,), generator=g)),
         )
         x = torch.randn(2, c_in, h, w, generator=g).to(device).requires_grad_()
+        expected = reference(x)
+        grad_out = torch.randn(expected.shape, generator=g).to(device)
+        weights = (reference.weight.detach(), None if bias is False else reference.bias.detach())
         case = Case(
             description=signature,
             args=(x,),
-            expected=reference(x),
+            expected=expected.detach(),
             mistakes=lambda x=x, r=reference: conv_mistakes(
                 x.detach(),
                 r.weight.detach(),
@@ -398,39 +392,100 @@ def check_conv2d_module(Conv2d: type, seed: int | None = None) -> None:  # noqa:
             ),
         )
         where = f"{where}, input {describe_call((x,), {}, ('x',))}"
-        got = call_student(name, layer, (x,), {}, where=where, forbid="convolution")
-        problem = judge_tensor(got, case, what="the forward output")
+        ran = call_student(
+            name,
+            layer,
+            (*weights, x.detach(), grad_out),
+            {},
+            where=where,
+            forbid="convolution",
+            probe=probe_forward_backward,
+        )
+        problem = judge_tensor(ran["output"], case, what="the forward output")
         if problem is not None:
             fail(name, problem[0], where, problem[1])
-        _check_gradients(name, layer, reference, x, got, case.expected, where, g)
+        inputs = [x, reference.weight] + ([reference.bias] if bias else [])
+        expected_grads = torch.autograd.grad(expected, inputs, grad_out)
+        _check_gradients(name, ran, expected_grads, where)
     report_pass(name, len(settings))
 
 
-def _check_parameters(name: str, layer, reference: nn.Conv2d, where: str) -> None:
-    if not isinstance(layer, nn.Module):
+def probe_parameters(layer) -> dict:
+    """What the check needs to know about a student's layer's parameters (run beside it)."""
+    registered = dict(layer.named_parameters()) if isinstance(layer, nn.Module) else {}
+
+    def describe(attribute: str) -> dict:
+        value = getattr(layer, attribute, None)
+        return {
+            "is_parameter": isinstance(value, nn.Parameter) and attribute in registered,
+            "is_none": value is None,
+            "shape": tuple(value.shape) if isinstance(value, torch.Tensor) else None,
+        }
+
+    weight = getattr(layer, "weight", None)
+    uniform = (
+        isinstance(weight, torch.Tensor)
+        and weight.numel() > 1
+        and bool(torch.all(weight == weight.flatten()[0]))
+    )
+    return {
+        "is_module": isinstance(layer, nn.Module),
+        "weight": describe("weight"),
+        "bias": describe("bias"),
+        "uniform": uniform,
+    }
+
+
+def probe_forward_backward(layer, weight, bias, x, grad_out) -> dict:
+    """Load ``weight``/``bias`` into a student's layer, run ``layer(x)`` and backpropagate
+    ``grad_out`` (run beside the layer). Returns the output, whether autograd saw it, and
+    the gradients of ``x``, weight and bias (None where there is none)."""
+    layer = layer.to(x.device)
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        if bias is not None:
+            layer.bias.copy_(bias)
+    x = x.clone().requires_grad_()
+    output = layer(x)
+    found = {"output": output, "requires_grad": False, "grads": None}
+    if not isinstance(output, torch.Tensor):
+        return found
+    found["output"] = output.detach()
+    found["requires_grad"] = output.requires_grad
+    if output.requires_grad and output.shape == grad_out.shape:
+        output.backward(grad_out)
+        found["grads"] = [
+            x.grad,
+            layer.weight.grad,
+            None if bias is None else layer.bias.grad,
+        ]
+    return found
+
+
+def _check_parameters(name: str, facts: dict, reference: nn.Conv2d, where: str) -> None:
+    if not facts["is_module"]:
         fail(name, "Conv2d should subclass nn.Module (class Conv2d(nn.Module): ...).", where)
-    parameters = dict(layer.named_parameters())
     for attribute, expected in [("weight", reference.weight), ("bias", reference.bias)]:
-        got = getattr(layer, attribute, None)
+        got = facts[attribute]
         if expected is None:
-            if got is not None:
+            if not got["is_none"]:
                 fail(name, "with bias=False, self.bias should be None.", where)
             continue
-        if not isinstance(got, nn.Parameter) or attribute not in parameters:
+        if not got["is_parameter"]:
             fail(
                 name,
                 f"self.{attribute} should be an nn.Parameter, so the optimiser sees it "
                 f"(self.{attribute} = nn.Parameter(torch.empty(...))).",
                 where,
             )
-        if got.shape != expected.shape:
+        if got["shape"] != tuple(expected.shape):
             fail(
                 name,
-                f"self.{attribute} has shape {tuple(got.shape)}; nn.Conv2d's has "
+                f"self.{attribute} has shape {got['shape']}; nn.Conv2d's has "
                 f"{tuple(expected.shape)} (weight: (C_out, C_in, K_h, K_w), bias: (C_out,)).",
                 where,
             )
-    if layer.weight.numel() > 1 and torch.all(layer.weight == layer.weight.flatten()[0]):
+    if facts["uniform"]:
         fail(
             name,
             "every weight starts with the same value, so all filters would learn the same thing. "
@@ -439,26 +494,16 @@ def _check_parameters(name: str, layer, reference: nn.Conv2d, where: str) -> Non
         )
 
 
-def _check_gradients(name, layer, reference, x, got, expected, where, g) -> None:
-    if not got.requires_grad:
+def _check_gradients(name: str, ran: dict, expected_grads, where: str) -> None:
+    if not ran["requires_grad"]:
         fail(
             name,
             "the output is cut off from autograd, so the layer cannot learn. Build it from "
             "x and self.weight with tensor operations (no torch.tensor(...), .item(), .data or .detach()).",
             where,
         )
-    grad_out = torch.randn(expected.shape, generator=g).to(expected.device)
-    got.backward(grad_out)
-    expected_grads = torch.autograd.grad(
-        expected,
-        [x, reference.weight] + ([reference.bias] if reference.bias is not None else []),
-        grad_out,
-    )
-    student_grads = [x.grad, layer.weight.grad] + (
-        [layer.bias.grad] if reference.bias is not None else []
-    )
     for what, got_grad, expected_grad in zip(
-        ["x", "weight", "bias"], student_grads, expected_grads, strict=False
+        ["x", "weight", "bias"], ran["grads"], expected_grads, strict=False
     ):
         if got_grad is None:
             fail(

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from ..device import get_device
 from ._cases import Case, Mistake, call_student, describe_call, judge_tensor, run_cases
 from ._report import fail, report_pass
+from ._student import Raised, type_name
 
 
 def _generator(seed: int | None, default: int) -> torch.Generator:
@@ -99,7 +100,7 @@ def check_dense_forward(dense_forward: Callable, seed: int | None = None) -> Non
 def judge_count(got: Any, case: Case) -> tuple[str, str] | None:
     """Judge a function that must return an exact ``int``."""
     if isinstance(got, bool) or not isinstance(got, Integral):
-        return f"should return an int, but returned {got!r} ({type(got).__name__}).", ""
+        return f"should return an int, but returned {got!r} ({type_name(got)}).", ""
     if got == case.expected:
         return None
     for mistake in case.mistakes():
@@ -179,7 +180,7 @@ GRADIENT_MISTAKES = [
 ]
 
 
-def _autograd_is_off(error: Exception) -> str | None:
+def _autograd_is_off(error: Raised) -> str | None:
     if "grad" in str(error) or "inference" in str(error).lower():
         return (
             "autograd is switched off inside this function: compute dL/dw and dL/db "
@@ -219,14 +220,13 @@ def check_neuron_gradients(neuron_gradients: Callable, seed: int | None = None) 
         where = f"Failed on case {number} of {len(shapes)}: N={n}, D={d}\n  call: " + describe_call(
             args, {}, ("x", "w", "b", "target")
         )
-        with torch.inference_mode():
-            got = call_student(
-                name, neuron_gradients, args, {}, where=where, explain=_autograd_is_off
-            )
+        got = call_student(
+            name, neuron_gradients, args, {}, where=where, inference=True, explain=_autograd_is_off
+        )
         if not isinstance(got, tuple | list) or len(got) != 2:
             fail(
                 name,
-                f"should return a pair (dL/dw, dL/db), but returned {type(got).__name__}.",
+                f"should return a pair (dL/dw, dL/db), but returned {type_name(got)}.",
                 where,
             )
         got_w, got_b = got
@@ -279,7 +279,7 @@ def check_sgd_step(sgd_step: Callable, seed: int | None = None) -> None:
         )
         got = call_student(name, sgd_step, args, {}, where=where, inputs_frozen=False)
         if not isinstance(got, tuple | list) or len(got) != 2:
-            fail(name, f"should return a pair (w, b), but returned {type(got).__name__}.", where)
+            fail(name, f"should return a pair (w, b), but returned {type_name(got)}.", where)
         for what, got_part, param, grad in [
             ("the new w", got[0], w, gw),
             ("the new b", got[1], b, gb),

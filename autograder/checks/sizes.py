@@ -4,8 +4,9 @@ from collections.abc import Callable
 
 import torch
 
-from ._cases import Case, Mistake, run_cases
+from ._cases import NOT_IMPLEMENTED, Case, Mistake, run_cases
 from ._report import fail, report_pass
+from ._student import invoke
 from .dense import judge_count
 
 
@@ -183,18 +184,20 @@ def check_conv_output_size(conv_output_size: Callable, seed: int | None = None) 
 
 def _expect_value_error(name: str, fn: Callable, args: tuple, kwargs: dict, what: str) -> None:
     call = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
-    try:
-        got = fn(*args, **kwargs)
-    except ValueError:
-        return
-    except NotImplementedError:
-        fail(name, "not implemented yet: replace `raise NotImplementedError()` with your code.")
-    except Exception as error:  # the student's bug, reported to the student
+    outcome = invoke(fn, args, kwargs)
+    if outcome.error is None:
         fail(
             name,
-            f"{name}({call}) should raise ValueError for {what}, but raised {type(error).__name__}.",
+            f"{name}({call}) should raise ValueError for {what}, but returned {outcome.value!r}.",
         )
-    fail(name, f"{name}({call}) should raise ValueError for {what}, but returned {got!r}.")
+    if outcome.error.is_a("ValueError"):
+        return
+    if outcome.error.is_a("NotImplementedError"):
+        fail(name, NOT_IMPLEMENTED)
+    fail(
+        name,
+        f"{name}({call}) should raise ValueError for {what}, but raised {outcome.error.type_name}.",
+    )
 
 
 def check_same_padding(same_padding: Callable, seed: int | None = None) -> None:
