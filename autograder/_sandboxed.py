@@ -1,0 +1,271 @@
+"""The program that runs inside the sandbox (``python -m autograder._sandboxed CONFIG``).
+
+It imports torch, IPython and the checks once, then waits. For each submission the grader
+says ``start``; this process forks a child that executes the student's cells in a fresh
+IPython namespace and answers the grader's requests (run a cell, look a name up, call a
+student function) until ``end``. Between submissions every leftover process and file of
+the previous student is removed, so nothing carries over from one student to the next.
+
+Everything the grader receives from here is data (see ``autograder.wire``).
+"""
+
+import importlib
+import inspect
+import io
+import json
+import os
+import resource
+import shutil
+import signal
+import sys
+import traceback
+from typing import Any
+
+import torch
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets.config import Config
+
+from autograder import wire
+from autograder.checks._student import Raised, run_here
+
+PROBE_MODULES = ("autograder.checks.",)
+TRUSTED_FRAME_BYTES = 2**40
+
+
+class Shell(InteractiveShell):
+    """IPython without a terminal: no history file, no GUI event loop, and the traceback
+    of a failing cell kept for the grader instead of printed."""
+
+    last_traceback = ""
+
+    def enable_gui(self, gui=None):
+        pass
+
+    def _showtraceback(self, etype, evalue, stb):
+        self.last_traceback = "\n".join(stb)
+
+
+class CappedText(io.TextIOBase):
+    """A text stream that keeps the first ``limit`` characters written to it."""
+
+    def __init__(self, limit: int):
+        self.limit, self.parts, self.size, self.truncated = limit, [], 0, False
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        room = self.limit - self.size
+        if len(text) > room:
+            self.truncated = True
+            text = text[: max(room, 0)]
+        self.parts.append(text)
+        self.size += len(text)
+        return len(text)
+
+    def getvalue(self) -> str:
+        return "".join(self.parts)
+
+
+class Child:
+    """Serves one submission: its namespace, and the objects the grader holds handles to."""
+
+    def __init__(self, config: dict, channel_in, channel_out):
+        self.config, self.channel_in, self.channel_out = config, channel_in, channel_out
+        shell_config = Config()
+        shell_config.HistoryManager.enabled = False
+        self.shell = Shell(config=shell_config, colors="NoColor")
+        self.handles: list[Any] = []
+
+    def keep(self, value: Any) -> dict:
+        self.handles.append(value)
+        parameters = None
+        if callable(value):
+            try:
+                parameters = [
+                    (p.name, int(p.kind), p.default is not inspect.Parameter.empty)
+                    for p in inspect.signature(value).parameters.values()
+                ]
+            except (TypeError, ValueError):
+                parameters = None
+        return {
+            "__remote__": len(self.handles) - 1,
+            "name": str(getattr(value, "__name__", type(value).__name__)),
+            "type": type(value).__name__,
+            "callable": callable(value),
+            "parameters": parameters,
+        }
+
+    def serve(self) -> None:
+        while True:
+            request = wire.read_frame(self.channel_in, TRUSTED_FRAME_BYTES, trusted=True)
+            if request["op"] == "end":
+                return
+            reply = getattr(self, "do_" + request["op"])(request)
+            wire.write_frame(self.channel_out, reply)
+
+    def do_exec(self, request: dict) -> dict:
+        stdout = CappedText(self.config["output_chars"])
+        self.shell.last_traceback = ""
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = stdout
+        try:
+            result = self.shell.run_cell(request["source"], store_history=False)
+        finally:
+            sys.stdout, sys.stderr = saved
+        error = result.error_before_exec or result.error_in_exec
+        return {
+            "output": stdout.getvalue(),
+            "truncated": stdout.truncated,
+            "error": None if error is None else vars(Raised.of(error)),
+            "traceback": self.shell.last_traceback[-20000:] if error is not None else "",
+        }
+
+    def do_lookup(self, request: dict) -> dict:
+        namespace = self.shell.user_ns
+        if request["name"] not in namespace:
+            return {"kind": "undefined"}
+        value = namespace[request["name"]]
+        if inspect.ismodule(value):
+            return {"kind": "module", "module": value.__name__}
+        if callable(value):
+            return {"kind": "value", "value": self.keep(value)}
+        return {"kind": "value", "value": wire.to_wire(value, self.keep)}
+
+    def resolve(self, value: Any) -> Any:
+        """Turn the grader's ``__remote__`` markers back into the objects they stand for."""
+        if isinstance(value, dict) and "__remote__" in value:
+            return self.handles[value["__remote__"]]
+        if isinstance(value, tuple | list):
+            return type(value)(self.resolve(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        return value
+
+    def do_invoke(self, request: dict) -> dict:
+        target = self.handles[request["handle"]]
+        probe = None
+        if request["probe"]:
+            module, _, name = request["probe"].partition(":")
+            if not module.startswith(PROBE_MODULES):
+                raise ValueError(f"not a probe: {request['probe']}")
+            probe = getattr(importlib.import_module(module), name)
+        args, kwargs = self.resolve(request["args"]), self.resolve(request["kwargs"])
+        stdout = CappedText(self.config["output_chars"])
+        saved = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = stdout
+        try:
+            outcome = run_here(target, args, kwargs, probe=probe, **request["options"])
+        finally:
+            sys.stdout, sys.stderr = saved
+        return {
+            "value": wire.to_wire(outcome.value, self.keep),
+            "error": None if outcome.error is None else vars(outcome.error),
+            "forbidden": list(outcome.forbidden),
+            "op_count": int(outcome.op_count),
+            "args_after": wire.to_wire(outcome.args_after, self.keep),
+        }
+
+
+def limit_resources(config: dict) -> None:
+    """Per-process limits the student's code cannot raise again."""
+    for limit, value in [
+        (resource.RLIMIT_DATA, config["memory_bytes"]),
+        (resource.RLIMIT_FSIZE, config["file_bytes"]),
+        (resource.RLIMIT_CORE, 0),
+    ]:
+        soft, hard = resource.getrlimit(limit)
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(limit, (value, value))
+
+
+def clear(folder: str) -> None:
+    for entry in os.scandir(folder):
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            os.unlink(entry.path)
+
+
+def run_child(config: dict, request: dict, channel_in, channel_out) -> None:
+    os.setsid()
+    workdir = config["workdir"]
+    os.makedirs(workdir, exist_ok=True)
+    for name, content in request["files"].items():
+        with open(os.path.join(workdir, os.path.basename(name)), "wb") as file:
+            file.write(content)
+    os.chdir(workdir)
+    limit_resources(config)
+    torch.set_num_threads(1)
+    child = Child(config, channel_in, channel_out)
+    wire.write_frame(channel_out, {"started": True})
+    child.serve()
+
+
+def remove_leftovers(config: dict, child_pid: int) -> None:
+    """Kill whatever the last student left running, and delete what it wrote."""
+    if config["isolated"] and os.getpid() == 2:
+        # In our own PID namespace: every process but init (1) and us belongs to a student.
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    else:
+        try:
+            os.killpg(child_pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG) == (0, 0):
+                break
+        except ChildProcessError:
+            break
+    for folder in config["scratch"]:
+        clear(folder)
+
+
+def warm_up() -> None:
+    """Pay here, once, the first-use costs every child would otherwise pay: the guard's
+    dispatch mode, the (de)serialiser and a few tensor operations. One thread, so that
+    nothing forked inherits a running thread pool."""
+    torch.set_num_threads(1)
+    x = torch.ones(2, 3, 4, 4)
+    w = torch.ones(1, 3, 2, 2)
+    run_here(torch.nn.functional.conv2d, (x, w), {}, forbid="convolution", keep_args=True)
+    for trusted in (False, True):
+        wire.decode(wire.encode({"x": x, "n": (1, 2.0, "s")}), trusted)
+
+
+def main() -> None:
+    config = json.loads(sys.argv[1])
+    # The channel moves off fds 0 and 1 so that nothing a student prints can reach it.
+    channel_in = os.fdopen(os.dup(0), "rb", buffering=0)
+    channel_out = os.fdopen(os.dup(1), "wb")
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1):
+        os.dup2(devnull, fd)
+    warm_up()
+    wire.write_frame(channel_out, {"ready": True})
+    while True:
+        try:
+            request = wire.read_frame(channel_in, TRUSTED_FRAME_BYTES, trusted=True)
+        except wire.FrameError:
+            return
+        if request["op"] != "start":
+            return
+        pid = os.fork()
+        if pid == 0:
+            try:
+                run_child(config, request, channel_in, channel_out)
+            except BaseException:  # the grader sees the child end; the cause goes to stderr
+                traceback.print_exc()
+            finally:
+                os._exit(0)
+        os.waitpid(pid, 0)
+        remove_leftovers(config, pid)
+        wire.write_frame(channel_out, {"ready": True})
+
+
+if __name__ == "__main__":
+    main()

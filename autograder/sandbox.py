@@ -1,0 +1,349 @@
+"""Where student code runs at grading time, seen from the grader.
+
+A :class:`Sandbox` is one Python process (``autograder._sandboxed``) started under
+bubblewrap when it is installed: its own user, PID, network and mount namespaces, the
+file system read-only, the course folder, the submissions, the repository (but for the
+``autograder`` package) and home folders hidden, ``/tmp`` a small private tmpfs. A pids
+cgroup bounds the number of processes and a memory cgroup the memory of everything in it,
+where the machine lets us create cgroups; every child has per-process resource limits.
+
+The sandbox imports torch once and forks a fresh child per submission (a
+:class:`Session`). Replies are read with a deadline; a sandbox that overruns it, dies or
+sends anything malformed is killed whole, and the caller starts another.
+"""
+
+import atexit
+import json
+import os
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from . import wire
+from .checks._student import Opaque, Outcome, Raised, Remote, RemoteCallable
+
+PACKAGE = Path(__file__).resolve().parent
+BOOT_SECONDS = 180.0
+CONTROL_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one submission may use. Defaults suit the course's notebooks with room to spare."""
+
+    timeout: float = 60.0  # seconds per cell (a test cell: all its checks together)
+    memory_mb: int = 4096  # address space for data, per process
+    processes: int = 64  # processes and threads in the sandbox at once
+    output_kb: int = 256  # text kept per cell; the rest is cut off
+    files_mb: int = 256  # what the code may write (in its private /tmp)
+    reply_mb: int = 64  # largest value a student function may return
+    notebook_mb: int = 20  # largest notebook read
+
+
+class SandboxGone(BaseException):
+    """The sandbox was killed or died. A BaseException so no ``except Exception`` in a
+    check or test cell can swallow it."""
+
+
+class SandboxTimeout(SandboxGone):
+    """Student code ran past its time limit."""
+
+
+class SandboxCrashed(SandboxGone):
+    """The sandbox process ended or sent something unreadable."""
+
+
+@cache
+def bubblewrap() -> str | None:
+    """The bwrap executable, if it is installed and can make namespaces here."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return None
+    probe = [path, "--ro-bind", "/", "/", "--unshare-all", "--uid", "65534", "true"]
+    if subprocess.run(probe, capture_output=True, timeout=60).returncode != 0:
+        return None
+    return path
+
+
+def _inside(path: Path, folders: Iterable[Path]) -> bool:
+    return any(path == f or f in path.parents for f in folders)
+
+
+def _bwrap_command(limits: Limits, hide: list[Path], device: str) -> list[str]:
+    hide = [p.resolve() for p in hide if p.exists()]
+    reveal = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), PACKAGE}
+    reveal |= {Path(sys.executable).resolve().parent.parent}
+    command = [bubblewrap(), "--die-with-parent", "--new-session", "--unshare-all"]
+    command += ["--uid", "65534", "--gid", "65534", "--ro-bind", "/", "/", "--proc", "/proc"]
+    command += ["--dev-bind", "/dev", "/dev"] if device == "cuda" else ["--dev", "/dev"]
+    for path in sorted(hide, key=lambda p: len(p.parts)):
+        command += ["--tmpfs", str(path)]
+    for path in sorted(reveal, key=lambda p: len(p.parts)):
+        if _inside(path, hide):
+            command += ["--ro-bind", str(path), str(path)]
+    size = str(limits.files_mb * 2**20)
+    command += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
+    command += ["--chdir", "/tmp"]
+    return command
+
+
+def _cgroup(limits: Limits, pid: int) -> list[Path]:
+    """Put ``pid`` into fresh pids and memory cgroups (v1 or v2) with our limits, where
+    this machine lets us; the folders made, to remove when the sandbox is gone."""
+    memory = str(limits.memory_mb * 2 * 2**20)
+    name = f"autograder-{os.getpid()}-{pid}"
+    made = []
+    unified = Path("/sys/fs/cgroup")
+    plans = (
+        [(unified / name, {"pids.max": str(limits.processes), "memory.max": memory})]
+        if (unified / "cgroup.controllers").exists()
+        else [
+            (unified / "pids" / name, {"pids.max": str(limits.processes)}),
+            (unified / "memory" / name, {"memory.limit_in_bytes": memory}),
+        ]
+    )
+    for folder, settings in plans:
+        try:
+            folder.mkdir()
+            made.append(folder)
+            for key, value in settings.items():
+                (folder / key).write_text(value)
+            (folder / "cgroup.procs").write_text(str(pid))
+        except OSError:
+            continue
+    return made
+
+
+class Sandbox:
+    """One sandbox process, booting in the background as soon as it is made."""
+
+    def __init__(self, limits: Limits, device: str, hide: list[Path]):
+        self.limits, self.device = limits, device
+        self.isolated = bubblewrap() is not None
+        self._scratch = None if self.isolated else tempfile.mkdtemp(prefix="autograder-")
+        workdir = "/tmp/work" if self.isolated else os.path.join(self._scratch, "work")
+        config = {
+            "isolated": self.isolated,
+            "workdir": workdir,
+            "scratch": ["/tmp", "/dev/shm"] if self.isolated else [self._scratch],
+            "memory_bytes": limits.memory_mb * 2**20,
+            "file_bytes": limits.files_mb * 2**20,
+            "output_chars": limits.output_kb * 1024,
+        }
+        python = [sys.executable, "-m", "autograder._sandboxed", json.dumps(config)]
+        prefix = _bwrap_command(limits, hide, device) if self.isolated else []
+        environment = os.environ | {
+            "AUTOGRADER_DEVICE": device,
+            "MPLBACKEND": "Agg",
+            "OMP_NUM_THREADS": "1",
+            "PYTORCH_NVML_BASED_CUDA_CHECK": "1",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "HOME": "/tmp" if self.isolated else self._scratch,
+        }
+        debug = os.environ.get("AUTOGRADER_SANDBOX_DEBUG")
+        self.process = subprocess.Popen(
+            prefix + python,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=None if debug else subprocess.DEVNULL,
+            env=environment,
+            cwd=self._scratch or "/",
+            bufsize=0,
+            start_new_session=True,
+        )
+        self._cgroups = _cgroup(limits, self.process.pid) if self.isolated else []
+        self._ready = False
+        self._deadline = float("inf")
+        atexit.register(self.kill)
+
+    # -- the channel -------------------------------------------------------------------
+    def _read(self, size: int) -> bytes:
+        chunks, left = [], size
+        fd = self.process.stdout.fileno()
+        while left:
+            remaining = self._deadline - time.monotonic()
+            wait = None if remaining == float("inf") else max(remaining, 0)
+            if remaining <= 0 or not select.select([fd], [], [], wait)[0]:
+                self.kill()
+                raise SandboxTimeout()
+            chunk = os.read(fd, min(left, 2**20))
+            if not chunk:
+                self.kill()
+                raise SandboxCrashed("the sandbox process ended")
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def receive(self, deadline: float) -> Any:
+        self._deadline = deadline
+        (size,) = wire.HEADER.unpack(self._read(wire.HEADER.size))
+        if size > self.limits.reply_mb * 2**20:
+            self.kill()
+            raise SandboxCrashed(
+                f"a reply of {size / 2**20:.0f} MB is over the {self.limits.reply_mb} MB limit"
+            )
+        try:
+            return wire.decode(self._read(size))
+        except wire.FrameError as error:
+            self.kill()
+            raise SandboxCrashed(str(error)) from None
+
+    def send(self, message: Any) -> None:
+        payload = wire.encode(message)
+        data = memoryview(wire.HEADER.pack(len(payload)) + payload)
+        try:
+            while data:
+                data = data[os.write(self.process.stdin.fileno(), data) :]
+        except OSError:
+            self.kill()
+            raise SandboxCrashed("the sandbox process ended") from None
+
+    def request(self, message: Any, deadline: float) -> dict:
+        self.send(message)
+        reply = self.receive(deadline)
+        if not isinstance(reply, dict):
+            self.kill()
+            raise SandboxCrashed("a malformed reply")
+        return reply
+
+    # -- life cycle ----------------------------------------------------------------------
+    def wait_ready(self) -> None:
+        if not self._ready:
+            reply = self.receive(time.monotonic() + BOOT_SECONDS)
+            if reply != {"ready": True}:
+                self.kill()
+                raise SandboxCrashed("the sandbox did not start")
+            self._ready = True
+
+    def begin(self, files: dict[str, bytes]) -> "Session":
+        """Fork a fresh child for one submission, with ``files`` in its working folder."""
+        self.wait_ready()
+        self._ready = False
+        reply = self.request({"op": "start", "files": files}, time.monotonic() + CONTROL_SECONDS)
+        if reply != {"started": True}:
+            self.kill()
+            raise SandboxCrashed("the sandbox did not start a child")
+        return Session(self)
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for folder in self._cgroups:
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        self._cgroups = []
+        if self._scratch:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+
+
+class Session:
+    """One submission's child process: run its cells, look its names up, call its code.
+
+    ``deadline`` (a ``time.monotonic()`` value) bounds every request; the grader sets it
+    before each cell."""
+
+    def __init__(self, sandbox: Sandbox):
+        self.sandbox = sandbox
+        self.deadline = float("inf")
+
+    def run_cell(self, source: str) -> dict:
+        reply = self.sandbox.request({"op": "exec", "source": source}, self.deadline)
+        return {
+            "output": str(reply.get("output", "")),
+            "truncated": bool(reply.get("truncated")),
+            "error": _raised(reply.get("error")),
+            "traceback": str(reply.get("traceback", "")),
+        }
+
+    def lookup(self, name: str) -> tuple[str, Any]:
+        """``("undefined", None)``, ``("module", module name)`` or ``("value", value)``."""
+        reply = self.sandbox.request({"op": "lookup", "name": name}, self.deadline)
+        kind = reply.get("kind")
+        if kind == "module":
+            return kind, str(reply.get("module"))
+        if kind == "value":
+            return kind, self._unwire(reply.get("value"))
+        return "undefined", None
+
+    def invoke(self, handle: int, args: tuple, kwargs: dict, **options) -> Outcome:
+        probe: Callable | None = options.pop("probe", None)
+        message = {
+            "op": "invoke",
+            "handle": handle,
+            "args": _rewire(args),
+            "kwargs": _rewire(kwargs),
+            "probe": f"{probe.__module__}:{probe.__qualname__}" if probe else None,
+            "options": options,
+        }
+        reply = self.sandbox.request(message, self.deadline)
+        forbidden = reply.get("forbidden")
+        args_after = self._unwire(reply.get("args_after"))
+        return Outcome(
+            value=self._unwire(reply.get("value")),
+            error=_raised(reply.get("error")),
+            forbidden=[str(f) for f in forbidden] if isinstance(forbidden, list) else [],
+            op_count=int(reply.get("op_count") or 0),
+            args_after=tuple(args_after) if isinstance(args_after, tuple | list) else (),
+        )
+
+    def end(self) -> None:
+        """Let the child exit; the sandbox clears up after it and is ready for the next."""
+        if self.sandbox.alive:
+            self.sandbox.send({"op": "end"})
+
+    def _unwire(self, value: Any) -> Any:
+        if isinstance(value, dict) and "__remote__" in value:
+            name, type_name = str(value.get("name")), str(value.get("type"))
+            if value.get("callable"):
+                return RemoteCallable(
+                    self, int(value["__remote__"]), name, type_name, value.get("parameters")
+                )
+            return Remote(self, int(value["__remote__"]), name, type_name)
+        if isinstance(value, dict) and "__opaque__" in value:
+            return Opaque(str(value["__opaque__"]), str(value.get("repr")))
+        if isinstance(value, tuple | list):
+            return type(value)(self._unwire(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self._unwire(v) for k, v in value.items()}
+        return value
+
+
+def _rewire(value: Any) -> Any:
+    """The grader's arguments with each :class:`Remote` replaced by its handle marker."""
+    if isinstance(value, Remote):
+        return {"__remote__": value._handle}
+    if isinstance(value, tuple | list):
+        return type(value)(_rewire(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _rewire(v) for k, v in value.items()}
+    return value
+
+
+def _raised(error: Any) -> Raised | None:
+    if not isinstance(error, dict):
+        return None
+    try:
+        return Raised(
+            str(error["type_name"]), tuple(str(b) for b in error["bases"]), str(error["message"])
+        )
+    except (KeyError, TypeError):
+        return Raised("Exception", ("Exception",), "unreadable error")
+
+
+def limits_summary(limits: Limits) -> str:
+    return ", ".join(f"{k}={v}" for k, v in asdict(limits).items())

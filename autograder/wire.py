@@ -1,0 +1,94 @@
+"""What crosses between the grader and a sandbox: length-prefixed frames holding
+``torch.save`` payloads, read back with ``torch.load(weights_only=True)``.
+
+``weights_only`` admits tensors, numbers, strings and containers and nothing that runs
+code when loaded, so a frame written by student code cannot attack the grader. Objects
+that are not data travel as marker dicts: ``{"__remote__": handle, ...}`` for an object
+that stays in the sandbox, ``{"__opaque__": type name, "repr": text}`` for data of
+another kind (a NumPy array, say).
+"""
+
+import io
+import numbers
+import struct
+from typing import Any, BinaryIO
+
+import torch
+
+HEADER = struct.Struct(">Q")
+
+
+class FrameError(RuntimeError):
+    """A frame was cut short, too large, or not a valid payload."""
+
+
+def encode(message: Any) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(message, buffer)
+    return buffer.getvalue()
+
+
+def decode(payload: bytes, trusted: bool = False) -> Any:
+    """Read a payload; only a ``trusted`` one (the grader's, read in the sandbox) may hold
+    references to functions such as ``torch.tanh``."""
+    try:
+        return torch.load(io.BytesIO(payload), weights_only=not trusted)
+    except Exception as error:  # any malformed payload is the same failure to the grader
+        raise FrameError(f"unreadable reply ({type(error).__name__})") from None
+
+
+def write_frame(stream: BinaryIO, message: Any) -> None:
+    payload = encode(message)
+    stream.write(HEADER.pack(len(payload)) + payload)
+    stream.flush()
+
+
+def read_exactly(stream: BinaryIO, size: int) -> bytes:
+    chunks, left = [], size
+    while left:
+        chunk = stream.read(left)
+        if not chunk:
+            raise FrameError("the other side closed the channel")
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(stream: BinaryIO, max_bytes: int, trusted: bool = False) -> Any:
+    (size,) = HEADER.unpack(read_exactly(stream, HEADER.size))
+    if size > max_bytes:
+        raise FrameError(
+            f"a reply of {size / 2**20:.0f} MB is over the {max_bytes / 2**20:.0f} MB limit"
+        )
+    return decode(read_exactly(stream, size), trusted)
+
+
+def to_wire(value: Any, keep: "callable", depth: int = 0) -> Any:
+    """``value`` as data ``decode`` accepts. ``keep(obj)`` stores an object that must stay
+    where it is and returns its ``__remote__`` marker."""
+    if value is None or isinstance(value, bool | str | bytes):
+        return value
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, torch.Tensor):
+        return value.detach().as_subclass(torch.Tensor)
+    if depth > 8:
+        return opaque(value)
+    if isinstance(value, tuple | list):
+        items = [to_wire(v, keep, depth + 1) for v in value]
+        return tuple(items) if isinstance(value, tuple) else items
+    if isinstance(value, dict) and all(isinstance(k, str | int) for k in value):
+        return {k: to_wire(v, keep, depth + 1) for k, v in value.items()}
+    if type(value).__module__.startswith("numpy"):
+        return opaque(value)
+    return keep(value)
+
+
+def opaque(value: Any) -> dict:
+    try:
+        text = repr(value)[:200]
+    except Exception:  # a student's __repr__ may raise
+        text = f"<{type(value).__name__}>"
+    return {"__opaque__": type(value).__name__, "repr": text}
