@@ -1,9 +1,27 @@
-"""The instructor's ``autograder`` command."""
+"""The instructor's ``autograder`` command.
+
+- ``autograder release [ASSIGNMENTS] [--check]``: generate exercises/ from solutions/.
+- ``autograder grade ASSIGNMENT SUBMISSIONS``: collect, grade what is new, write
+  ``grades.csv``, ``cells.csv``, feedback and ``report.html`` into the course folder.
+- ``autograder export ASSIGNMENT`` / ``autograder report ASSIGNMENT``: write the CSVs or
+  the report again from the gradebook and the recorded results.
+
+Exit status: 0 when the work was done (whatever the students scored), 2 for bad
+arguments or a course folder that cannot be used, 130 when interrupted.
+"""
 
 import argparse
+import os
 import sys
+import warnings
+from pathlib import Path
 
 from . import release as releasing
+from .collect import CollectError
+from .course import Course, CourseError
+from .sandbox import Limits, bubblewrap
+
+DEFAULTS = Limits()
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -19,8 +37,81 @@ def _release(args: argparse.Namespace) -> int:
     return 0
 
 
+def _device(choice: str) -> str:
+    import torch
+
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise CourseError("--device cuda: no CUDA device is visible on this machine.")
+    if choice == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return choice
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from .batch import grade_batch
+
+    if args.workers < 1:
+        raise CourseError("--workers must be at least 1.")
+    if args.timeout <= 0:
+        raise CourseError("--timeout must be a positive number of seconds.")
+    limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, output_kb=args.output_kb)
+    device = _device(args.device)
+    os.environ["AUTOGRADER_DEVICE"] = device
+    course = Course(args.course, args.db)
+    if bubblewrap() is None:
+        print(
+            "autograder: warning: bubblewrap (bwrap) is not available, so student code runs "
+            "without file-system and network isolation. See README, 'Security'.",
+            file=sys.stderr,
+        )
+    with course.lock():
+        summary = grade_batch(
+            course,
+            args.assignment,
+            Path(args.submissions),
+            workers=args.workers,
+            limits=limits,
+            device=device,
+        )
+    print(summary.line())
+    for path in summary.outputs:
+        print(f"wrote {path}")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from . import export
+
+    course = Course(args.course, args.db)
+    assignment = course.prepare(args.assignment)
+    for path in export.write(course, assignment, course.results(assignment)):
+        print(f"wrote {path}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from . import report
+
+    course = Course(args.course, args.db)
+    assignment = course.prepare(args.assignment)
+    print(f"wrote {report.write_report(course, assignment, course.results(assignment))}")
+    return 0
+
+
+def _course_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("assignment", help="assignment name, e.g. conv-layers")
+    command.add_argument(
+        "--course", type=Path, default=Path("course"), help="course folder (default: ./course)"
+    )
+    command.add_argument(
+        "--db", help="gradebook as an SQLAlchemy URL (default: SQLite in the course folder)"
+    )
+
+
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="autograder", description=__doc__)
+    top = argparse.ArgumentParser(
+        prog="autograder", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = top.add_subparsers(dest="command", required=True)
     release = commands.add_parser(
         "release", help="generate exercises/ from solutions/ (nbgrader generate_assignment)"
@@ -30,16 +121,62 @@ def parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="only report assignments whose exercises/ is stale"
     )
     release.set_defaults(run=_release)
+
+    grade = commands.add_parser("grade", help="grade a folder or .zip of submissions")
+    _course_options(grade)
+    grade.add_argument("submissions", help="nbgrader submitted/ folder, LMS export folder or .zip")
+    grade.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="parallel graders (default: cores)"
+    )
+    grade.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULTS.timeout,
+        help=f"seconds per cell (default: {DEFAULTS.timeout:g})",
+    )
+    grade.add_argument(
+        "--device", choices=["auto", "cpu", "cuda"], default="auto", help="where checks compute"
+    )
+    grade.add_argument(
+        "--memory-mb",
+        type=int,
+        default=DEFAULTS.memory_mb,
+        help=f"memory per process (default: {DEFAULTS.memory_mb})",
+    )
+    grade.add_argument(
+        "--output-kb",
+        type=int,
+        default=DEFAULTS.output_kb,
+        help=f"text output kept per cell (default: {DEFAULTS.output_kb})",
+    )
+    grade.set_defaults(run=_grade)
+
+    export = commands.add_parser("export", help="write grades.csv and cells.csv again")
+    _course_options(export)
+    export.set_defaults(run=_export)
+    report = commands.add_parser("report", help="write report.html again")
+    _course_options(report)
+    report.set_defaults(run=_report)
     return top
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    # nbgrader's gradebook models trip SQLAlchemy 2 warnings that say nothing to a user.
+    warnings.filterwarnings("ignore", module="nbgrader")
+    warnings.filterwarnings("ignore", message=".*relationship.*")
     try:
         return args.run(args)
-    except releasing.ReleaseError as error:
+    except (releasing.ReleaseError, CourseError, CollectError) as error:
         print(f"autograder: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "autograder: interrupted. Everything graded so far is saved; run the same "
+            "command again to grade the rest.",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":

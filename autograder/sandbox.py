@@ -78,7 +78,8 @@ def _inside(path: Path, folders: Iterable[Path]) -> bool:
 
 
 def _bwrap_command(limits: Limits, hide: list[Path], device: str) -> list[str]:
-    hide = [p.resolve() for p in hide if p.exists()]
+    hide = [p.resolve() if p.is_dir() else p.resolve().parent for p in hide if p.exists()]
+    hide = [p for p in hide if p != Path("/")]
     reveal = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), PACKAGE}
     reveal |= {Path(sys.executable).resolve().parent.parent}
     command = [bubblewrap(), "--die-with-parent", "--new-session", "--unshare-all"]

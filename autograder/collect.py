@@ -1,0 +1,147 @@
+"""Find each student's notebook in a folder or a ``.zip``, with a safe student id.
+
+Understood layouts:
+
+- nbgrader's ``[submitted/]<student>/<assignment>/<assignment>.ipynb``;
+- Canvas, one flat file per student: ``<name>[_LATE]_<user id>_<submission id>_<file>.ipynb``
+  (the id is the user id);
+- Moodle, a folder per student: ``<Full Name>_<id>_assignsubmission_file_/<file>.ipynb``.
+
+Nothing is extracted from a zip: notebooks are read from it in memory, and entries with
+absolute paths, ``..``, links, or duplicate names are reported and skipped. A name from
+which no id can be derived, or two notebooks for one student, is reported and skipped;
+nothing is guessed.
+"""
+
+import re
+import stat
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+CANVAS = re.compile(r"^[a-z0-9-]+?(?:_late)?_(?P<id>\d+)_\d+_.+\.ipynb$", re.IGNORECASE)
+MOODLE = re.compile(r"^.+_(?P<id>\d+)_assignsubmission_file_?$")
+IGNORED_PARTS = {"__MACOSX", ".ipynb_checkpoints"}
+
+
+class CollectError(ValueError):
+    """SUBMISSIONS cannot be read at all (no such path, not a zip, ...)."""
+
+
+@dataclass
+class Collected:
+    student: str
+    origin: str  # where it came from, for messages
+    data: bytes
+
+
+@dataclass
+class Collection:
+    submissions: dict[str, Collected] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def _student_id(parts: tuple[str, ...], assignment: str) -> str | None:
+    """The student id a notebook's path gives, or None."""
+    if len(parts) >= 3 and parts[-2] == assignment:
+        return parts[-3]
+    for part in parts[:-1]:
+        match = MOODLE.match(part)
+        if match:
+            return match["id"]
+    match = CANVAS.match(parts[-1])
+    return match["id"] if match else None
+
+
+def _entries_from_folder(root: Path, max_bytes: int, problems: list[str]):
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if path.is_symlink():
+            problems.append(f"{relative}: a symbolic link, skipped.")
+            continue
+        if path.is_file():
+
+            def read(path=path) -> bytes:
+                with path.open("rb") as file:
+                    return file.read(max_bytes + 1)  # more than the limit is refused later
+
+            yield relative.parts, f"{relative}", read
+
+
+def _entries_from_zip(archive: zipfile.ZipFile, max_bytes: int, problems: list[str]):
+    counts: dict[str, int] = {}
+    for info in archive.infolist():
+        counts[info.filename] = counts.get(info.filename, 0) + 1
+    for info in archive.infolist():
+        name = info.filename
+        if info.is_dir():
+            continue
+        path = PurePosixPath(name.replace("\\", "/"))
+        if path.is_absolute() or re.match(r"^[A-Za-z]:", name) or ".." in path.parts:
+            problems.append(f"{name!r} in the zip: a path outside the archive, skipped.")
+            continue
+        if stat.S_ISLNK(info.external_attr >> 16):
+            problems.append(f"{name!r} in the zip: a symbolic link, skipped.")
+            continue
+        if counts[name] > 1:
+            problems.append(f"{name!r} appears {counts[name]} times in the zip, skipped.")
+            continue
+
+        def read(info=info) -> bytes:
+            with archive.open(info) as member:
+                return member.read(max_bytes + 1)  # more than the limit is refused later
+
+        yield path.parts, name, read
+
+
+def collect(source: Path, assignment: str, max_bytes: int) -> Collection:
+    """Every student's notebook for ``assignment`` in ``source`` (a folder or a zip)."""
+    source = Path(source)
+    collection = Collection()
+    found: dict[str, list[tuple[str, object]]] = {}
+    if source.is_dir():
+        entries = _entries_from_folder(source, max_bytes, collection.problems)
+        archive = None
+    elif source.is_file() and zipfile.is_zipfile(source):
+        archive = zipfile.ZipFile(source)
+        entries = _entries_from_zip(archive, max_bytes, collection.problems)
+    elif source.exists():
+        raise CollectError(f"{source} is neither a folder nor a .zip file.")
+    else:
+        raise CollectError(f"{source} does not exist.")
+    try:
+        for parts, origin, read in entries:
+            if not parts[-1].endswith(".ipynb") or IGNORED_PARTS & set(parts):
+                continue
+            if any(p.startswith(".") for p in parts):
+                continue
+            student = _student_id(parts, assignment)
+            if student is None:
+                collection.problems.append(
+                    f"{origin}: no student id in this name (expected nbgrader's "
+                    f"<student>/{assignment}/{assignment}.ipynb, a Canvas or a Moodle export), skipped."
+                )
+            elif not SAFE_ID.match(student):
+                collection.problems.append(
+                    f"{origin}: {student!r} is not a usable student id "
+                    "(letters, digits, . _ @ - only), skipped."
+                )
+            else:
+                found.setdefault(student, []).append((origin, read))
+        for student, notebooks in sorted(found.items()):
+            named = [n for n in notebooks if n[0].endswith(f"/{assignment}/{assignment}.ipynb")]
+            notebooks = named if len(named) == 1 and len(notebooks) > 1 else notebooks
+            if len(notebooks) > 1:
+                origins = ", ".join(origin for origin, _ in notebooks)
+                collection.problems.append(
+                    f"student {student}: {len(notebooks)} notebooks ({origins}); "
+                    "keep one and collect again. Skipped."
+                )
+                continue
+            origin, read = notebooks[0]
+            collection.submissions[student] = Collected(student, origin, read())
+    finally:
+        if archive is not None:
+            archive.close()
+    return collection

@@ -1,0 +1,195 @@
+"""The instructor's course folder (default ``./course``, outside git) and its gradebook.
+
+Layout, nbgrader's own so that ``nbgrader formgrader``, ``export`` and
+``generate_feedback`` work on it::
+
+    course/release/<a>/<a>.ipynb               generated here from solutions/ (the gradebook's copy)
+    course/submitted/<student>/<a>/<a>.ipynb   collected submissions
+    course/autograded/<student>/<a>/<a>.ipynb  graded notebooks, with our verdicts as outputs
+    course/autograded/<student>/<a>/autograder.json   statuses, messages, fingerprint
+    course/feedback/<student>/<a>/<a>.html     what each student gets back
+    course/gradebook.db                        nbgrader's gradebook (or ``--db URL``)
+
+Only the grading process writes the gradebook, one submission at a time, each in its own
+transaction; the result file is written last, atomically, so an interrupted run leaves
+every finished submission complete and the rest to grade again.
+"""
+
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+
+from . import __version__
+from .engine import Assignment, CellResult, Graded
+from .release import REPO, _api
+from .sandbox import Limits
+
+RESULT_FILE = "autograder.json"
+
+
+class CourseError(RuntimeError):
+    """The course folder or gradebook cannot be used; the message says how to fix it."""
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, prefix=".tmp-") as file:
+        file.write(data)
+        temporary = Path(file.name)
+    os.replace(temporary, path)
+
+
+class Course:
+    def __init__(self, root: Path, db_url: str | None = None, source_root: Path = REPO):
+        self.root = Path(root).resolve()
+        self.db_url = db_url or f"sqlite:///{self.root / 'gradebook.db'}"
+        self.source_root = source_root
+        if self.root.exists() and not self.root.is_dir():
+            raise CourseError(f"{self.root} is a file, not a course folder.")
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    # -- places --------------------------------------------------------------------------
+    def released(self, assignment: str) -> Path:
+        return self.root / "release" / assignment / f"{assignment}.ipynb"
+
+    def submitted(self, student: str, assignment: str) -> Path:
+        return self.root / "submitted" / student / assignment / f"{assignment}.ipynb"
+
+    def autograded(self, student: str, assignment: str) -> Path:
+        return self.root / "autograded" / student / assignment / f"{assignment}.ipynb"
+
+    def result_file(self, student: str, assignment: str) -> Path:
+        return self.autograded(student, assignment).parent / RESULT_FILE
+
+    def feedback(self, student: str, assignment: str) -> Path:
+        return self.root / "feedback" / student / assignment / f"{assignment}.html"
+
+    # -- set-up ----------------------------------------------------------------------------
+    def lock(self):
+        """An exclusive lock on the course folder for one grading run (released on close)."""
+        handle = open(self.root / ".autograder.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise CourseError(
+                f"another `autograder grade` is running on {self.root}; wait for it to finish."
+            ) from None
+        return handle
+
+    def prepare(self, assignment: str) -> Assignment:
+        """Make sure the gradebook knows ``assignment`` as it is in solutions/ now (nbgrader
+        generate_assignment, only when the source changed) and load it."""
+        source = self.source_root / "solutions" / assignment / f"{assignment}.ipynb"
+        if not source.exists():
+            raise CourseError(f"no assignment {assignment!r}: {source} does not exist.")
+        stamp = self.root / "release" / assignment / ".source.sha256"
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        current = stamp.exists() and stamp.read_text() == digest and self._in_gradebook(assignment)
+        if not current:
+            try:
+                result = _api(
+                    self.source_root, self.root / "release", self.db_url
+                ).generate_assignment(assignment, force=True)
+            except Exception as error:  # an unreachable database, a broken URL
+                raise CourseError(f"cannot use the gradebook {self.db_url}: {error}") from None
+            if not result["success"]:
+                raise CourseError(f"nbgrader could not prepare {assignment}:\n{result.get('log')}")
+            stamp.write_text(digest)
+        return Assignment.load(self.db_url, assignment, self.released(assignment))
+
+    def _in_gradebook(self, assignment: str) -> bool:
+        try:
+            with Gradebook(self.db_url) as gradebook:
+                gradebook.find_notebook(assignment, assignment)
+            return True
+        except MissingEntry:
+            return False
+
+    # -- results ---------------------------------------------------------------------------
+    @staticmethod
+    def fingerprint(data: bytes, assignment: Assignment, limits: Limits) -> str:
+        """Changes when the submission, the tests, the limits or the autograder change."""
+        digest = hashlib.sha256(data)
+        for test in assignment.tests.values():
+            digest.update(f"{test.grade_id}\0{test.points}\0{test.source}\0".encode())
+        digest.update(f"{__version__}\0{sorted(asdict(limits).items())}".encode())
+        return digest.hexdigest()
+
+    def is_current(self, student: str, assignment: str, fingerprint: str) -> bool:
+        path = self.result_file(student, assignment)
+        try:
+            return json.loads(path.read_text())["fingerprint"] == fingerprint
+        except (OSError, ValueError, KeyError, TypeError):
+            return False
+
+    def save(self, graded: Graded, assignment: Assignment, fingerprint: str) -> None:
+        """Record one graded submission: gradebook first, the result file last."""
+        with Gradebook(self.db_url) as gradebook:
+            gradebook.update_or_create_student(graded.student)
+            try:
+                gradebook.find_submission(assignment.name, graded.student)
+            except MissingEntry:
+                gradebook.add_submission(assignment.name, graded.student)
+            for cell in graded.cells:
+                grade = gradebook.find_grade(
+                    cell.grade_id, assignment.name, assignment.name, graded.student
+                )
+                grade.auto_score = cell.points
+                grade.needs_manual_grade = False
+            gradebook.db.commit()
+        if graded.notebook is not None:
+            write_atomically(
+                self.autograded(graded.student, assignment.name),
+                nbformat.writes(graded.notebook).encode(),
+            )
+        record = {
+            "fingerprint": fingerprint,
+            "student": graded.student,
+            "assignment": assignment.name,
+            "problem": graded.problem,
+            "seconds": round(graded.seconds, 3),
+            "cells": [asdict(c) for c in graded.cells],
+        }
+        write_atomically(
+            self.result_file(graded.student, assignment.name),
+            json.dumps(record, indent=1, ensure_ascii=False).encode(),
+        )
+
+    def results(self, assignment: Assignment) -> dict[str, list[CellResult]]:
+        """Every student's cells for ``assignment``: our statuses and messages, points from
+        the gradebook (so a score changed in formgrader counts). Students in the gradebook
+        without a graded submission get every cell ``missing``."""
+        found: dict[str, list[CellResult]] = {}
+        with Gradebook(self.db_url) as gradebook:
+            students = sorted(s.id for s in gradebook.students)
+            for student in students:
+                cells = self._cells(gradebook, student, assignment)
+                if cells is not None:
+                    found[student] = cells
+                else:
+                    found[student] = assignment.all_cells("missing", "no submission.")
+        return found
+
+    def _cells(self, gradebook: Gradebook, student: str, assignment: Assignment):
+        try:
+            record = json.loads(self.result_file(student, assignment.name).read_text())
+        except (OSError, ValueError):
+            return None
+        cells = {c["grade_id"]: CellResult(**c) for c in record["cells"]}
+        for cell in cells.values():
+            try:
+                grade = gradebook.find_grade(
+                    cell.grade_id, assignment.name, assignment.name, student
+                )
+            except MissingEntry:
+                continue
+            cell.points = float(grade.score)
+        return [cells[gid] for gid in assignment.tests if gid in cells]

@@ -1,0 +1,444 @@
+"""Grade one submission, as a pipeline of small steps:
+
+1. :func:`read_submission` – the bytes become a notebook, or a clear reason they cannot;
+2. :func:`plan` – which cells run in the sandbox and which are graded, with nbgrader's
+   rules: locked cells and test cells come from the source (hidden tests included), and a
+   test cell whose checksum changed, that was deleted, or whose ``grade_id`` appears twice
+   is *tampered* and scores nothing;
+3. :class:`Runner` – runs the student's cells in a sandbox, in order, and judges each
+   test cell *here*, in the grader, against stand-ins for the student's objects (see
+   ``autograder.checks._student``); a cell that times out or kills its process is
+   recorded and the sandbox is restarted, the earlier cells replayed, so the rest of the
+   notebook is still graded;
+4. the autograded notebook: the submission with each cell's outputs and each test cell's
+   verdict as nbgrader would record it (an error output scores 0).
+"""
+
+import builtins
+import importlib
+import io
+import json
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook
+from nbgrader.utils import compute_checksum
+
+from . import checks
+from .checks._student import StudentError
+from .sandbox import Limits, Sandbox, SandboxCrashed, SandboxGone, SandboxTimeout, Session
+
+STATUSES = ("passed", "failed", "error", "timeout", "tampered", "missing")
+MAX_RESTARTS = 3
+
+
+@dataclass
+class CellResult:
+    """The verdict on one graded cell. ``message`` is written for the student."""
+
+    grade_id: str
+    points: float
+    max_points: float
+    status: str
+    message: str = ""
+
+
+@dataclass
+class Graded:
+    """One student's graded submission. ``notebook`` is the autograded notebook (None
+    when the file could not be read); ``problem`` a message about the whole file."""
+
+    student: str
+    cells: list[CellResult]
+    notebook: nbformat.NotebookNode | None = None
+    problem: str = ""
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(c.points for c in self.cells)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_points for c in self.cells)
+
+
+@dataclass(frozen=True)
+class TestCell:
+    grade_id: str
+    source: str  # with the hidden tests
+    points: float
+    checksum: str  # of the released cell, as students received it
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """What grading needs to know about an assignment, read from nbgrader's gradebook and
+    the released notebook."""
+
+    name: str
+    tests: dict[str, TestCell]
+    locked: dict[str, str] = field(default_factory=dict)  # grade_id -> source
+
+    @classmethod
+    def load(cls, db_url: str, name: str, released: Path) -> "Assignment":
+        release = nbformat.read(released, as_version=4)
+        checksums = {
+            cell.metadata["nbgrader"]["grade_id"]: compute_checksum(cell)
+            for cell in release.cells
+            if "grade_id" in cell.metadata.get("nbgrader", {})
+        }
+        with Gradebook(db_url) as gradebook:
+            notebook = gradebook.find_notebook(name, name)
+            points = {g.name: float(g.max_score) for g in notebook.grade_cells}
+            sources = {c.name: (c.source, c.locked) for c in notebook.source_cells}
+        order = [gid for gid in checksums if gid in points]
+        tests = {
+            gid: TestCell(gid, sources[gid][0], points[gid], checksums[gid])
+            for gid in order
+            if gid in sources
+        }
+        locked = {
+            gid: source
+            for gid, (source, is_locked) in sources.items()
+            if is_locked and gid not in tests
+        }
+        return cls(name, tests, locked)
+
+    @property
+    def max_score(self) -> float:
+        return sum(t.points for t in self.tests.values())
+
+    def all_cells(self, status: str, message: str) -> list[CellResult]:
+        """Every graded cell with 0 points and the same status (an unreadable notebook)."""
+        return [CellResult(t.grade_id, 0.0, t.points, status, message) for t in self.tests.values()]
+
+
+class Unreadable(ValueError):
+    """The submitted file is not a notebook we can grade; the message says why."""
+
+
+def read_submission(data: bytes, limits: Limits) -> nbformat.NotebookNode:
+    if not data.strip():
+        raise Unreadable("the notebook file is empty.")
+    if len(data) > limits.notebook_mb * 2**20:
+        raise Unreadable(
+            f"the notebook is larger than the {limits.notebook_mb} MB limit. Clear its "
+            "outputs (Kernel → Restart & Clear Output), save, and submit again."
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Unreadable("the file is not UTF-8 text, so it is not a Jupyter notebook.") from None
+    try:
+        content = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise Unreadable(
+            f"the file is not valid notebook JSON ({error.msg}, line {error.lineno})."
+        ) from None
+    if not isinstance(content, dict) or "cells" not in content and "worksheets" not in content:
+        raise Unreadable("the file is JSON but not a Jupyter notebook (it has no cells).")
+    if content.get("nbformat") != 4:
+        raise Unreadable(
+            f"the notebook is in format {content.get('nbformat')!r}; open it in a current "
+            "Jupyter, save it (format 4) and submit again."
+        )
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+        nbformat.validate(notebook)
+    except Exception as error:  # nbformat's ValidationError and friends
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise Unreadable(f"the notebook is damaged: {first[:200]}") from None
+    return notebook
+
+
+@dataclass
+class Step:
+    index: int  # the cell's position in the submission
+    grade_id: str | None  # set for a test cell to judge
+    source: str  # what runs (test cells: the source's, hidden tests included)
+
+
+def plan(
+    notebook: nbformat.NotebookNode, assignment: Assignment
+) -> tuple[list[Step], dict[str, str]]:
+    """The steps to run, in notebook order, and the tampered test cells with the reason."""
+    seen: dict[str, int] = {}
+    tampered: dict[str, str] = {}
+    steps = []
+    for index, cell in enumerate(notebook.cells):
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in assignment.tests:
+            seen[grade_id] = seen.get(grade_id, 0) + 1
+            if compute_checksum(cell) != assignment.tests[grade_id].checksum:
+                tampered.setdefault(
+                    grade_id,
+                    "this test cell was changed (its code, type or metadata); test cells "
+                    "must stay as released.",
+                )
+            steps.append(Step(index, grade_id, assignment.tests[grade_id].source))
+        elif cell.cell_type == "code":
+            steps.append(Step(index, None, assignment.locked.get(grade_id, cell.source)))
+    for grade_id in assignment.tests:
+        if seen.get(grade_id, 0) == 0:
+            tampered[grade_id] = "this test cell was deleted from the notebook."
+        elif seen[grade_id] > 1:
+            tampered[grade_id] = (
+                f"the test cell's id appears {seen[grade_id]} times; each test cell must "
+                "appear once, as released."
+            )
+    return [s for s in steps if s.grade_id not in tampered], tampered
+
+
+class _ThreadStdout(io.TextIOBase):
+    """``sys.stdout`` that a thread can point at its own buffer (checks print their
+    success line; several workers judge at once)."""
+
+    def __init__(self, original):
+        self.original, self.local = original, threading.local()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        buffer = getattr(self.local, "buffer", None)
+        return (buffer or self.original).write(text)
+
+    def flush(self) -> None:
+        if getattr(self.local, "buffer", None) is None:
+            self.original.flush()
+
+
+_install_lock = threading.Lock()
+
+
+@contextmanager
+def _captured_stdout():
+    with _install_lock:
+        if not isinstance(sys.stdout, _ThreadStdout):
+            sys.stdout = _ThreadStdout(sys.stdout)
+    buffer = io.StringIO()
+    sys.stdout.local.buffer = buffer
+    try:
+        yield buffer
+    finally:
+        sys.stdout.local.buffer = None
+
+
+class StudentNamespace(dict):
+    """The names a test cell reads: our ``checks``, Python's builtins, modules imported
+    here, and stand-ins for everything the student defined (looked up on first use)."""
+
+    def __init__(self, session: Session):
+        super().__init__()
+        self.session = session
+
+    def __missing__(self, name: str):
+        if hasattr(builtins, name):
+            raise KeyError(name)
+        kind, value = self.session.lookup(name)
+        if kind == "module":
+            try:
+                value = importlib.import_module(value)
+            except ImportError:
+                raise KeyError(name) from None
+        elif kind != "value":
+            raise KeyError(name)
+        self[name] = value
+        return value
+
+
+def _stream(text: str) -> list:
+    return [nbformat.v4.new_output("stream", name="stdout", text=text)] if text else []
+
+
+def _error(ename: str, message: str, traceback: str = "") -> nbformat.NotebookNode:
+    return nbformat.v4.new_output(
+        "error", ename=ename, evalue=message, traceback=(traceback or message).splitlines()
+    )
+
+
+class Runner:
+    """Grades submissions one after another with a sandbox of its own, booted ahead of
+    need (and again after a submission killed it)."""
+
+    def __init__(self, limits: Limits, device: str, hide: list[Path]):
+        self.limits, self.device, self.hide = limits, device, hide
+        self.sandbox = Sandbox(limits, device, hide)
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+        self.sandbox.kill()
+
+    def _fresh_session(self, files: dict[str, bytes]) -> Session:
+        if self.closed:
+            raise SandboxCrashed("grading was stopped")
+        if not self.sandbox.alive:
+            self.sandbox = Sandbox(self.limits, self.device, self.hide)
+        return self.sandbox.begin(files)
+
+    def grade(self, student: str, data: bytes, assignment: Assignment) -> Graded:
+        """Grade one notebook. Never raises for anything in the submission: a failure of
+        the grader itself becomes an ``error`` on every cell, saying so."""
+        try:
+            return self._grade(student, data, assignment)
+        except SandboxGone:
+            raise
+        except Exception as error:  # a grader bug must not take the batch down
+            message = f"the grader failed on this notebook ({type(error).__name__}: {error}); tell your instructor."
+            return Graded(student, assignment.all_cells("error", message), None, message)
+
+    def _grade(self, student: str, data: bytes, assignment: Assignment) -> Graded:
+        started = time.monotonic()
+        try:
+            notebook = read_submission(data, self.limits)
+        except Unreadable as problem:
+            message = f"Your notebook could not be graded: {problem}"
+            return Graded(student, assignment.all_cells("error", message), None, message)
+        steps, tampered = plan(notebook, assignment)
+        results = {
+            gid: CellResult(gid, 0.0, assignment.tests[gid].points, "tampered", reason)
+            for gid, reason in tampered.items()
+        }
+        files = {f"{assignment.name}.ipynb": data}
+        Execution(self, files, steps, assignment, results, notebook).run()
+        cells = [results[gid] for gid in assignment.tests]
+        return Graded(student, cells, notebook, seconds=time.monotonic() - started)
+
+
+class Execution:
+    """One submission's run through its steps, restarting the sandbox when it has to."""
+
+    def __init__(self, runner, files, steps, assignment, results, notebook):
+        self.runner, self.files, self.steps = runner, files, steps
+        self.assignment, self.results, self.notebook = assignment, results, notebook
+        self.limits = runner.limits
+        self.completed: list[str] = []  # sources that ran, to replay after a restart
+        self.restarts = 0
+        self.session: Session | None = None
+
+    def run(self) -> None:
+        for cell in self.notebook.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        try:
+            self.session = self.runner._fresh_session(self.files)
+            for number, step in enumerate(self.steps, 1):
+                if self.session is None:
+                    self._abandon(step)
+                    continue
+                cell = self.notebook.cells[step.index]
+                cell.execution_count = number
+                if step.grade_id is None:
+                    self._run(step, cell)
+                else:
+                    cell.source = step.source
+                    self._judge(step, cell)
+        except SandboxGone:
+            for step in self.steps:
+                if step.grade_id and step.grade_id not in self.results:
+                    self._abandon(step)
+        finally:
+            if self.session is not None:
+                self.session.end()
+
+    def _deadline(self) -> float:
+        return time.monotonic() + self.limits.timeout
+
+    def _run(self, step: Step, cell) -> None:
+        self.session.deadline = self._deadline()
+        try:
+            reply = self.session.run_cell(step.source)
+        except SandboxGone as gone:
+            cell.outputs = [self._gone_output(gone)]
+            self._restart()
+            return
+        output = reply["output"]
+        if reply["truncated"]:
+            output += f"\n[output cut off at {self.limits.output_kb} KB]\n"
+        cell.outputs = _stream(output)
+        if reply["error"] is not None:
+            error = reply["error"]
+            cell.outputs.append(_error(error.type_name, error.message, reply["traceback"]))
+        self.completed.append(step.source)
+
+    def _judge(self, step: Step, cell) -> None:
+        test = self.assignment.tests[step.grade_id]
+        self.session.deadline = self._deadline()
+        namespace = StudentNamespace(self.session)
+        status, message, gone = "passed", "", None
+        with _captured_stdout() as printed:
+            try:
+                code = compile(step.source, f"<test cell {test.grade_id}>", "exec")
+                exec(code, {"__builtins__": builtins, "checks": checks}, namespace)
+            except checks.CheckFailed as failure:
+                status, message = "failed", str(failure)
+            except SandboxGone as error:
+                gone = error
+                status = "timeout" if isinstance(error, SandboxTimeout) else "error"
+                message = self._gone_message(error)
+            except StudentError as error:
+                status, message = "error", f"your code raised {error}"
+            except NameError as error:
+                status, message = "error", f"{error}: define it in your cell above this test."
+            except Exception as error:  # the test cell itself went wrong: say what happened
+                status, message = "error", f"{type(error).__name__}: {error}"
+        points = test.points if status == "passed" else 0.0
+        self.results[test.grade_id] = CellResult(
+            test.grade_id, points, test.points, status, message
+        )
+        cell.outputs = _stream(printed.getvalue())
+        if status != "passed":
+            ename = "CheckFailed" if status == "failed" else status.capitalize()
+            cell.outputs.append(_error(ename, message))
+        if gone is not None:
+            self._restart()
+
+    def _gone_message(self, gone: SandboxGone) -> str:
+        if isinstance(gone, SandboxTimeout):
+            return (
+                f"stopped after {self.limits.timeout:g} s, the time limit for one cell. "
+                "Is there an infinite loop, or a much slower method than needed?"
+            )
+        return (
+            "the Python process running your code stopped during this cell "
+            f"({gone or 'it exited, crashed, or ran out of memory'}). Calls such as "
+            "sys.exit(), os._exit() or os.kill() end it; so do out-of-memory errors."
+        )
+
+    def _gone_output(self, gone: SandboxGone):
+        ename = "Timeout" if isinstance(gone, SandboxTimeout) else "ProcessDied"
+        return _error(ename, self._gone_message(gone))
+
+    def _restart(self) -> None:
+        """A new sandbox with the cells that ran so far replayed; None after too many."""
+        self.session = None
+        while self.restarts < MAX_RESTARTS:
+            self.restarts += 1
+            try:
+                session = self.runner._fresh_session(self.files)
+                for source in self.completed:
+                    session.deadline = self._deadline()
+                    session.run_cell(source)
+                self.session = session
+                return
+            except SandboxGone:
+                continue
+
+    def _abandon(self, step: Step) -> None:
+        if step.grade_id is None:
+            return
+        test = self.assignment.tests[step.grade_id]
+        self.results[test.grade_id] = CellResult(
+            test.grade_id,
+            0.0,
+            test.points,
+            "error",
+            "not graded: your notebook stopped the grader's Python process too many times.",
+        )
