@@ -112,6 +112,8 @@ class Course:
             return True
         except MissingEntry:
             return False
+        except Exception as error:  # an unreachable database, a broken URL
+            raise CourseError(f"cannot use the gradebook {self.db_url}: {error}") from None
 
     # -- results ---------------------------------------------------------------------------
     @staticmethod

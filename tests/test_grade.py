@@ -1,0 +1,243 @@
+"""`autograder grade` end to end: folder and LMS zip, CSVs and gradebook agree, re-runs are
+incremental, an interrupted run resumes, workers do not corrupt the gradebook."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+from catalogue import WRONG
+from grading import as_bytes, grade, read_csv, results, scores, write_batch
+from nbgrader.api import Gradebook
+from notebooks import submission
+
+pytestmark = pytest.mark.slow
+
+ASSIGNMENT = "conv-layers"
+WRONGS = [w for w in WRONG if w.assignment == ASSIGNMENT][:4]
+
+
+def expected_batch() -> tuple[dict, dict[str, dict[str, float] | None]]:
+    """Students and their expected points per cell (None: every cell 0, status error)."""
+    reference = submission(ASSIGNMENT)
+    full = {
+        c.metadata.nbgrader["grade_id"]: float(c.metadata.nbgrader["points"])
+        for c in reference.cells
+        if c.metadata.get("nbgrader", {}).get("grade")
+    }
+    students = {"ref": reference, "stub": submission(ASSIGNMENT, fill=False), "broken": b"{oops"}
+    expected = {"ref": full, "stub": dict.fromkeys(full, 0.0), "broken": None}
+    for number, wrong in enumerate(WRONGS):
+        name = f"w{number}"
+        students[name] = submission(ASSIGNMENT, {wrong.cell: wrong.code})
+        lost = {wrong.test, *wrong.cascade}
+        expected[name] = {g: (0.0 if g == wrong.test else p) for g, p in full.items()}
+        assert not (lost - {wrong.test}) or True  # cascades may also be lost: checked below
+    return students, expected
+
+
+def check_against_expected(course: Path, graded, expected, ids: dict[str, str]):
+    for name, want in expected.items():
+        student = ids[name]
+        got = graded[student]
+        if want is None:
+            assert all(c.status == "error" and c.points == 0 for c in got.values()), got
+            assert "not valid notebook JSON" in next(iter(got.values())).message
+            continue
+        for gid, points in want.items():
+            wrong = WRONGS[int(name[1:])] if name.startswith("w") else None
+            if wrong is not None and gid in wrong.cascade:
+                continue
+            assert got[gid].points == points, (name, gid, got[gid])
+    grades = {row["student_id"]: row for row in read_csv(course / "grades.csv")}
+    cells = read_csv(course / "cells.csv")
+    with Gradebook(f"sqlite:///{course}/gradebook.db") as gradebook:
+        for student, got in graded.items():
+            row = grades[student]
+            assert float(row["score"]) == sum(c.points for c in got.values())
+            assert float(row["max_score"]) == 18
+            for gid, cell in got.items():
+                assert float(row[gid]) == cell.points
+                grade_row = gradebook.find_grade(gid, ASSIGNMENT, ASSIGNMENT, student)
+                assert grade_row.score == cell.points
+    assert {(r["student_id"], r["grade_id"]) for r in cells} == {
+        (s, g) for s, got in graded.items() for g in got
+    }
+    assert all(r["status"] in {"passed", "failed", "error"} for r in cells)
+    assert all(r["message"] for r in cells if r["status"] != "passed")
+
+
+def test_folder_batch_gets_exactly_the_expected_scores(tmp_path):
+    students, expected = expected_batch()
+    write_batch(tmp_path / "submitted", ASSIGNMENT, students)
+    summary, graded = grade(tmp_path / "course", ASSIGNMENT, tmp_path / "submitted")
+    assert summary.graded == len(students)
+    check_against_expected(tmp_path / "course", graded, expected, {s: s for s in students})
+    feedback = (tmp_path / "course/feedback/w0/conv-layers/conv-layers.html").read_text()
+    assert WRONGS[0].message.split(":")[0] in feedback and "HIDDEN TESTS" not in feedback
+    report = (tmp_path / "course/report.html").read_text()
+    assert "data:image/png;base64," in report and "broken" in report
+
+    again, _ = grade(tmp_path / "course", ASSIGNMENT, tmp_path / "submitted")
+    assert (again.graded, again.unchanged) == (0, len(students))
+
+    changed = submission(ASSIGNMENT, {WRONGS[1].cell: WRONGS[1].code})
+    (tmp_path / "submitted/ref/conv-layers/conv-layers.ipynb").write_bytes(as_bytes(changed))
+    third, graded = grade(tmp_path / "course", ASSIGNMENT, tmp_path / "submitted")
+    assert (third.graded, third.unchanged) == (1, len(students) - 1)
+    assert graded["ref"][WRONGS[1].test].points == 0
+    assert list((tmp_path / "course/history/ref/conv-layers").glob("*.ipynb")), "old version kept"
+
+
+def test_lms_zip_with_canvas_and_moodle_names(tmp_path):
+    students, expected = expected_batch()
+    names = {
+        "ref": "ada_1001_555_conv-layers.ipynb",
+        "stub": "bo_LATE_1002_556_conv-layers.ipynb",
+        "broken": "Cy Dee_1003_assignsubmission_file_/conv-layers.ipynb",
+    }
+    names |= {f"w{i}": f"w{i}name_{2000 + i}_{600 + i}_cnn.ipynb" for i in range(len(WRONGS))}
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for student, notebook in students.items():
+            z.writestr(names[student], as_bytes(notebook))
+        z.writestr("noid.ipynb", as_bytes(students["ref"]))
+        z.writestr("dup_1001_777_again.ipynb", as_bytes(students["ref"]))
+    summary, graded = grade(tmp_path / "course", ASSIGNMENT, archive)
+    ids = {"stub": "1002", "broken": "1003"} | {f"w{i}": str(2000 + i) for i in range(len(WRONGS))}
+    assert set(graded) == set(ids.values()), "1001 has two notebooks: reported, not guessed"
+    assert any("1001" in p and "2 notebooks" in p for p in summary.problems)
+    assert any("noid.ipynb" in p and "no student id" in p for p in summary.problems)
+    del expected["ref"]
+    check_against_expected(tmp_path / "course", graded, expected, ids)
+
+
+def test_two_workers_agree_with_one_and_keep_the_gradebook_sound(tmp_path):
+    students, _ = expected_batch()
+    write_batch(tmp_path / "submitted", ASSIGNMENT, students)
+    _, serial = grade(tmp_path / "one", ASSIGNMENT, tmp_path / "submitted", workers=1)
+    _, parallel = grade(tmp_path / "two", ASSIGNMENT, tmp_path / "submitted", workers=2)
+    assert {s: scores(g) for s, g in serial.items()} == {s: scores(g) for s, g in parallel.items()}
+    with sqlite3.connect(tmp_path / "two/gradebook.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        (count,) = db.execute("SELECT COUNT(*) FROM submitted_assignment").fetchone()
+    assert count == len(students)
+
+
+def _cli(*args, **kwargs):
+    return subprocess.Popen(
+        [sys.executable, "-m", "autograder.cli", *map(str, args)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def test_an_interrupted_run_loses_nothing_and_resumes(tmp_path):
+    students = {f"s{i:02d}": submission(ASSIGNMENT) for i in range(8)}
+    write_batch(tmp_path / "submitted", ASSIGNMENT, students)
+    course = tmp_path / "course"
+    run = _cli("grade", ASSIGNMENT, tmp_path / "submitted", "--course", course, "--workers", "1")
+    deadline = time.monotonic() + 300
+    while (
+        time.monotonic() < deadline and len(list(course.glob("autograded/*/*/autograder.json"))) < 2
+    ):
+        time.sleep(0.2)
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130 and "run the same command again" in err
+    finished = {p.parts[-3] for p in course.glob("autograded/*/*/autograder.json")}
+    assert 2 <= len(finished) < len(students)
+    before = {
+        s: (course / f"autograded/{s}/{ASSIGNMENT}/autograder.json").read_bytes() for s in finished
+    }
+    resumed = _cli("grade", ASSIGNMENT, tmp_path / "submitted", "--course", course)
+    out, err = resumed.communicate(timeout=600)
+    assert resumed.returncode == 0, err
+    assert f"graded {len(students) - len(finished)} submission(s), {len(finished)} unchanged" in out
+    for s in finished:  # what was done before the interruption was not redone
+        assert (course / f"autograded/{s}/{ASSIGNMENT}/autograder.json").read_bytes() == before[s]
+    graded = results(course, ASSIGNMENT)
+    assert all(c.status == "passed" for g in graded.values() for c in g.values())
+    assert len(read_csv(course / "grades.csv")) == len(students)
+
+
+def test_bad_arguments_and_broken_course_folders_exit_2_with_a_message(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    cases = [
+        (["grade", ASSIGNMENT, tmp_path / "nowhere"], "does not exist"),
+        (["grade", "no-such-assignment", tmp_path], "no assignment"),
+        (["grade", ASSIGNMENT, tmp_path, "--course", tmp_path / "afile"], "not a course folder"),
+        (["grade", ASSIGNMENT, tmp_path, "--workers", "0"], "--workers"),
+        (["grade", ASSIGNMENT, tmp_path, "--db", "nosuchdb://x"], "gradebook"),
+    ]
+    for args, message in cases:
+        run = _cli(
+            *args,
+            "--course" if "--course" not in args else "--timeout",
+            tmp_path / "c" if "--course" not in args else "5",
+            cwd=tmp_path,
+        )
+        _, err = run.communicate(timeout=300)
+        assert run.returncode == 2 and message in err, (args, err)
+
+
+def test_a_second_grade_on_the_same_course_waits_its_turn(tmp_path):
+    write_batch(tmp_path / "submitted", ASSIGNMENT, {"a": submission(ASSIGNMENT)})
+    course = tmp_path / "course"
+    course.mkdir()
+    import fcntl
+
+    with open(course / ".autograder.lock", "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        run = _cli("grade", ASSIGNMENT, tmp_path / "submitted", "--course", course)
+        _, err = run.communicate(timeout=300)
+    assert run.returncode == 2 and "another `autograder grade` is running" in err
+
+
+def test_nbgrader_generate_feedback_and_export_work_on_what_we_write(tmp_path):
+    write_batch(tmp_path / "submitted", ASSIGNMENT, {"ref": submission(ASSIGNMENT)})
+    grade(tmp_path / "course", ASSIGNMENT, tmp_path / "submitted")
+    course = tmp_path / "course"
+    config = (
+        "c = get_config()\n"
+        f"c.CourseDirectory.root = {str(course)!r}\n"
+        f"c.CourseDirectory.db_url = 'sqlite:///{course}/gradebook.db'\n"
+    )
+    (course / "nbgrader_config.py").write_text(config)
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    feedback = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nbgrader",
+            "generate_feedback",
+            ASSIGNMENT,
+            "--student",
+            "ref",
+            "--force",
+        ],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert feedback.returncode == 0, feedback.stderr
+    exported = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "export", "--to", str(tmp_path / "nbgrader.csv")],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert exported.returncode == 0, exported.stderr
+    row = read_csv(tmp_path / "nbgrader.csv")[0]
+    assert float(row["raw_score"]) == 18.0
