@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-CANVAS = re.compile(r"^[a-z0-9-]+?(?:_late)?_(?P<id>\d+)_\d+_.+\.ipynb$", re.IGNORECASE)
+CANVAS = re.compile(r"^.+?(?:_late)?_(?P<id>\d+)_\d+_.+\.ipynb$", re.IGNORECASE)
 MOODLE = re.compile(r"^.+_(?P<id>\d+)_assignsubmission_file_?$")
 IGNORED_PARTS = {"__MACOSX", ".ipynb_checkpoints"}
 

@@ -213,6 +213,10 @@ class Sandbox:
         if not isinstance(reply, dict):
             self.kill()
             raise SandboxCrashed("a malformed reply")
+        if "ready" in reply and message.get("op") != "start":
+            # The sandbox's main process speaks up only once the child has ended.
+            self.kill()
+            raise SandboxCrashed("the Python process running your code ended")
         return reply
 
     # -- life cycle ----------------------------------------------------------------------

@@ -1,0 +1,445 @@
+"""Hostile and broken submissions (issue: grading survives them). All of them are graded in
+one batch beside an honest student, with tight limits; each case asserts its outcome: the
+affected cells score 0 with status timeout, error or tampered and a clear message, the rest
+of that notebook is graded normally, the honest student's grade is what it is alone, the
+course folder and gradebook keep everyone else's results, and the batch finishes."""
+
+import hashlib
+import json
+import socket
+import subprocess
+import threading
+import zipfile
+
+import nbformat
+import pytest
+from grading import as_bytes, grade, read_csv, results, scores, write_batch
+from notebooks import reference_code, submission
+
+from autograder.release import REPO
+from autograder.sandbox import Limits, bubblewrap
+
+pytestmark = pytest.mark.slow
+
+A = "nn-review"
+LIMITS = Limits(timeout=6, memory_mb=2048, output_kb=64)
+SIGMOID = reference_code(A)["sigmoid"]
+TESTS = [
+    "test_sigmoid",
+    "test_tanh",
+    "test_relu",
+    "test_neuron",
+    "test_dense_forward",
+    "test_dense_param_count",
+    "test_neuron_gradients",
+    "test_sgd_step",
+]
+WRONG_SIGMOID = "def sigmoid(x):\n    return 1 / (1 + torch.exp(x))\n"
+
+
+def sigmoid_cell(code: str) -> nbformat.NotebookNode:
+    return submission(A, {"sigmoid": code})
+
+
+def edited(change) -> nbformat.NotebookNode:
+    notebook = submission(A)
+    change(notebook)
+    return notebook
+
+
+def cell(notebook, grade_id):
+    return next(
+        c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id
+    )
+
+
+def _delete(notebook, grade_id):
+    notebook.cells.remove(cell(notebook, grade_id))
+
+
+def _points(notebook, grade_id, points):
+    cell(notebook, grade_id).metadata.nbgrader["points"] = points
+
+
+def _duplicate(notebook, grade_id):
+    copy = nbformat.from_dict(json.loads(json.dumps(cell(notebook, grade_id))))
+    copy.source = "print('✓ passed')"
+    notebook.cells.append(copy)
+
+
+def _kernelspec(notebook):
+    notebook.metadata["kernelspec"] = {"name": "evil", "display_name": "Evil", "language": "python"}
+
+
+def _edit_test(notebook):
+    cell(notebook, "test_sigmoid").source = "print('✓ sigmoid: all 6 cases passed')"
+
+
+def _rename(notebook):
+    cell(notebook, "test_relu").metadata.nbgrader["grade_id"] = "renamed"
+
+
+PATCHES = """
+import builtins, sys, atexit, numpy.testing, torch
+import autograder.checks as checks
+torch.allclose = lambda *a, **k: True
+torch.equal = lambda *a, **k: True
+torch.Tensor.__eq__ = lambda *a, **k: True
+numpy.testing.assert_allclose = lambda *a, **k: None
+for name in dir(checks):
+    if name.startswith("check_"):
+        setattr(checks, name, lambda *a, **k: print("✓ passed"))
+builtins.AssertionError = type("Never", (BaseException,), {})
+print = lambda *a, **k: None
+sys.modules["autograder.checks"] = checks
+atexit.register(lambda: sys.__stdout__.write("✓ all passed\\n"))
+"""
+
+SECRETS = [
+    "solutions/nn-review/nn-review.ipynb",
+    "course/gradebook.db",
+    "submitted/honest/nn-review/nn-review.ipynb",
+]
+
+SNOOP = """
+import os, socket
+found = []
+for path in PATHS:
+    try:
+        open(path, "rb").read(10)
+        found.append("READ " + path)
+    except OSError:
+        found.append("blocked " + path)
+    try:
+        open(path, "ab").write(b"x")
+        found.append("WROTE " + path)
+    except OSError:
+        found.append("blocked-write " + path)
+for folder in FOLDERS:
+    try:
+        with open(os.path.join(folder, "planted.txt"), "w") as f:
+            f.write("x")
+        found.append("WROTE " + folder)
+    except OSError:
+        found.append("blocked-write " + folder)
+try:
+    socket.create_connection(("127.0.0.1", PORT), timeout=2).sendall(b"leak")
+    found.append("NETWORK open")
+except OSError:
+    found.append("blocked network")
+print("\\n".join(found))
+"""
+
+HOSTILE = {
+    # 1. infinite loops
+    "loop-top-level": (
+        sigmoid_cell(SIGMOID + "\nwhile True:\n    pass\n"),
+        {"test_sigmoid": "error"},
+    ),
+    "loop-in-function": (
+        sigmoid_cell("def sigmoid(x):\n    while True:\n        pass\n"),
+        {"test_sigmoid": "timeout"},
+    ),
+    # 2. memory, processes
+    "memory-bomb": (
+        sigmoid_cell(
+            "def sigmoid(x):\n    hog = torch.ones(40 * 2**30 // 4)\n    return hog[:1]\n"
+        ),
+        {"test_sigmoid": ("failed", "error")},
+    ),
+    "memory-bomb-top-level": (
+        sigmoid_cell("hog = bytearray(40 * 2**30)\n" + SIGMOID),
+        {"test_sigmoid": "error"},
+    ),
+    "fork-bomb": (
+        sigmoid_cell(SIGMOID + "\nimport os\nwhile True:\n    os.fork()\n"),
+        {},
+    ),
+    "background-processes": (
+        sigmoid_cell(
+            SIGMOID
+            + "\nimport subprocess, os\nsubprocess.Popen(['sleep', '777'])\n"
+            + "if os.fork() == 0:\n    os.setsid()\n    os.execvp('sleep', ['sleep', '778'])\n"
+        ),
+        {},
+    ),
+    # 3. ending the process
+    "sys-exit": (
+        sigmoid_cell("import sys\ndef sigmoid(x):\n    sys.exit(0)\n"),
+        {"test_sigmoid": ("failed", "error")},
+    ),
+    "os-exit": (
+        sigmoid_cell("import os\ndef sigmoid(x):\n    os._exit(0)\n"),
+        {"test_sigmoid": "error"},
+    ),
+    "os-exit-top-level": (
+        sigmoid_cell(SIGMOID + "\nimport os\nos._exit(0)\n"),
+        {"test_sigmoid": "error"},
+    ),
+    "kill-own-kernel": (
+        sigmoid_cell(
+            "import os, signal\ndef sigmoid(x):\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+        ),
+        {"test_sigmoid": "error"},
+    ),
+    "segfault": (
+        sigmoid_cell("import ctypes\ndef sigmoid(x):\n    return ctypes.string_at(0)\n"),
+        {"test_sigmoid": "error"},
+    ),
+    # 4. defeating the comparison (with a wrong sigmoid): patched at top level and in the call
+    "patch-top-level": (sigmoid_cell(WRONG_SIGMOID + PATCHES), {"test_sigmoid": "failed"}),
+    "patch-in-call": (
+        sigmoid_cell(
+            "def sigmoid(x):\n    exec(PATCHES_SOURCE)\n    return 1 / (1 + torch.exp(x))\n"
+            f"PATCHES_SOURCE = {PATCHES!r}\n"
+        ),
+        {"test_sigmoid": "failed"},
+    ),
+    # 5. tampering with the notebook
+    "edit-test-cell": (edited(_edit_test), {"test_sigmoid": "tampered"}),
+    "delete-test-cell": (edited(lambda nb: _delete(nb, "test_tanh")), {"test_tanh": "tampered"}),
+    "change-points": (edited(lambda nb: _points(nb, "test_relu", 100)), {"test_relu": "tampered"}),
+    "rename-grade-id": (edited(_rename), {"test_relu": "tampered"}),
+    "duplicate-grade-id": (
+        edited(lambda nb: _duplicate(nb, "test_neuron")),
+        {"test_neuron": "tampered"},
+    ),
+    "kernelspec": (edited(_kernelspec), {}),
+    # 6. output
+    "megabytes-of-output": (
+        sigmoid_cell(
+            SIGMOID + "\nprint('x' * 20_000_000)\nfor _ in range(10**5):\n    print('y' * 100)\n"
+        ),
+        {},
+    ),
+    "huge-image": (
+        sigmoid_cell(
+            SIGMOID
+            + "\nimport matplotlib.pyplot as plt, numpy as np\n"
+            + "plt.figure(figsize=(200, 200)); plt.imshow(np.random.rand(3000, 3000)); plt.show()\n"
+            + "from IPython.display import display, Image\ndisplay(Image(data=b'\\x89PNG' + b'0' * 10**7))\n"
+        ),
+        {},
+    ),
+    # 10. slow but correct, just under the limit
+    "slow-but-correct": (
+        sigmoid_cell(
+            "import time\ntime.sleep(4)\n"
+            + SIGMOID.replace("def sigmoid(x):\n", "def sigmoid(x):\n    time.sleep(0.3)\n", 1)
+        ),
+        {},
+    ),
+}
+
+MALFORMED = {
+    "not-json": b"this is not json",
+    "json-not-notebook": b'{"hello": "world"}',
+    "nbformat-3": json.dumps(
+        {"nbformat": 3, "nbformat_minor": 0, "metadata": {}, "worksheets": []}
+    ).encode(),
+    "empty": b"",
+    "not-utf8": b'{"cells": "\xff\xfe\xfa"}',
+    "huge": b'{"cells": [], "pad": "' + b"x" * (200 * 2**20) + b'"}',
+}
+
+
+@pytest.fixture(scope="module")
+def listener():
+    """A TCP server on the host's loopback that records whatever reaches it."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    received = []
+
+    def accept():
+        while True:
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                return
+            received.append(connection.recv(100))
+
+    threading.Thread(target=accept, daemon=True).start()
+    yield server.getsockname()[1], received
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory, listener):
+    port, _ = listener
+    root = tmp_path_factory.mktemp("hostile")
+    course, submitted = root / "course", root / "submitted"
+    paths = [
+        str(REPO / "solutions/nn-review/nn-review.ipynb"),
+        str(course / "gradebook.db"),
+        str(submitted / "honest/nn-review/nn-review.ipynb"),
+        str(REPO / "autograder/__init__.py"),
+    ]
+    folders = [str(course), str(submitted / "honest"), str(REPO / "solutions"), "/tmp/work"]
+    snoop = f"PATHS = {paths!r}\nFOLDERS = {folders!r}\nPORT = {port}\n" + SNOOP
+    students = {"honest": submission(A), "snoop": sigmoid_cell(SIGMOID + "\n" + snoop)}
+    students |= {name: notebook for name, (notebook, _) in HOSTILE.items()}
+    students |= MALFORMED
+    write_batch(submitted, A, students)
+    (submitted / "no-notebook" / A).mkdir(parents=True)
+
+    alone = root / "alone"
+    write_batch(alone / "submitted", A, {"honest": submission(A)})
+    _, graded_alone = grade(alone / "course", A, alone / "submitted", limits=LIMITS)
+
+    honest_bytes = (submitted / "honest/nn-review/nn-review.ipynb").read_bytes()
+    processes_before = _sleepers()
+    summary, graded = grade(course, A, submitted, limits=LIMITS)
+    return {
+        "root": root,
+        "course": course,
+        "summary": summary,
+        "graded": graded,
+        "alone": graded_alone["honest"],
+        "honest_bytes": honest_bytes,
+        "submitted": submitted,
+        "processes_before": processes_before,
+    }
+
+
+def _sleepers() -> list[str]:
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if line.startswith("sleep 77")]
+
+
+def test_the_batch_finishes_and_grades_everyone(batch):
+    graded = batch["graded"]
+    expected = {"honest", "snoop", *HOSTILE, *MALFORMED}
+    assert expected <= set(graded)
+    assert batch["summary"].graded == len(expected)
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_submission_loses_only_the_affected_cells(batch, name):
+    _, affected = HOSTILE[name]
+    graded = batch["graded"][name]
+    for gid in TESTS:
+        result = graded[gid]
+        if gid in affected:
+            allowed = affected[gid] if isinstance(affected[gid], tuple) else (affected[gid],)
+            assert result.status in allowed and result.points == 0, (name, gid, result)
+            assert result.message.strip(), (name, gid)
+        elif name != "fork-bomb" or gid != "test_sigmoid":
+            assert result.status == "passed", (name, gid, result)
+
+
+def test_messages_say_what_happened(batch):
+    graded = batch["graded"]
+    assert "time limit" in graded["loop-in-function"]["test_sigmoid"].message
+    assert "stopped" in graded["os-exit"]["test_sigmoid"].message
+    assert "changed" in graded["edit-test-cell"]["test_sigmoid"].message
+    assert "deleted" in graded["delete-test-cell"]["test_tanh"].message
+    assert "appears 2 times" in graded["duplicate-grade-id"]["test_neuron"].message
+    assert "sign in the exponent" in graded["patch-top-level"]["test_sigmoid"].message
+    rows = read_csv(batch["course"] / "cells.csv")
+    assert {r["status"] for r in rows} <= {
+        "passed",
+        "failed",
+        "error",
+        "timeout",
+        "tampered",
+        "missing",
+    }
+    feedback = (batch["course"] / "feedback/edit-test-cell/nn-review/nn-review.html").read_text()
+    assert "tampered" in feedback
+
+
+def test_malformed_files_get_error_on_every_cell_with_the_reason(batch):
+    reasons = {
+        "not-json": "not valid notebook JSON",
+        "json-not-notebook": "not a Jupyter notebook",
+        "nbformat-3": "format 3",
+        "empty": "empty",
+        "not-utf8": "not UTF-8",
+        "huge": "larger than the 20 MB limit",
+    }
+    for name, reason in reasons.items():
+        cells = batch["graded"][name].values()
+        assert all(c.status == "error" and c.points == 0 and reason in c.message for c in cells), (
+            name
+        )
+
+
+def test_other_students_are_graded_as_if_alone(batch):
+    assert scores(batch["graded"]["honest"]) == scores(batch["alone"])
+    assert all(c.status == "passed" for c in batch["graded"]["honest"].values())
+
+
+@pytest.mark.skipif(bubblewrap() is None, reason="needs bubblewrap (installed by `make test`)")
+def test_student_code_cannot_read_write_or_connect(batch, listener):
+    _, received = listener
+    notebook = nbformat.read(batch["course"] / "autograded/snoop/nn-review/nn-review.ipynb", 4)
+    text = "".join(
+        o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs
+    )
+    assert "blocked network" in text and "NETWORK" not in text
+    lines = set(text.splitlines())
+    package, own_folder = str(REPO / "autograder/__init__.py"), "/tmp/work"
+    assert f"READ {package}" in lines and f"WROTE {own_folder}" in lines, "controls: allowed"
+    leaks = [line for line in lines if line.startswith(("READ", "WROTE"))]
+    assert sorted(leaks) == sorted([f"READ {package}", f"WROTE {own_folder}"]), text
+    assert sum(line.startswith("blocked") for line in lines) == 11
+    assert received == []
+    assert (batch["submitted"] / "honest/nn-review/nn-review.ipynb").read_bytes() == batch[
+        "honest_bytes"
+    ]
+    assert not list(batch["root"].rglob("planted.txt"))
+    assert not list((REPO / "solutions").rglob("planted.txt"))
+
+
+def test_no_process_outlives_the_batch(batch):
+    assert _sleepers() == batch["processes_before"]
+
+
+def test_output_and_images_are_capped(batch):
+    path = batch["course"] / "autograded/megabytes-of-output/nn-review/nn-review.ipynb"
+    assert path.stat().st_size < 1 * 2**20
+    assert "output cut off" in path.read_text()
+    assert (
+        batch["course"] / "autograded/huge-image/nn-review/nn-review.ipynb"
+    ).stat().st_size < 2**20
+
+
+def test_a_student_folder_without_a_notebook_is_not_graded_or_guessed(batch):
+    assert "no-notebook" not in batch["graded"]
+
+
+def test_the_gradebook_holds_exactly_one_submission_per_student(batch):
+    import sqlite3
+
+    with sqlite3.connect(batch["course"] / "gradebook.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        rows = db.execute(
+            "SELECT student_id, COUNT(*) FROM submitted_assignment GROUP BY student_id"
+        ).fetchall()
+    assert all(count == 1 for _, count in rows) and len(rows) == len(batch["graded"])
+
+
+def test_zips_with_odd_names_are_read_safely(tmp_path):
+    good = as_bytes(submission(A))
+    archive = tmp_path / "odd.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("../escape_1_1_x.ipynb", good)
+        z.writestr("/abs_2_2_x.ipynb", good)
+        z.writestr("dup_3_3_x.ipynb", good)
+        z.writestr("dup_3_3_x.ipynb", good)
+        link = zipfile.ZipInfo("link_4_4_x.ipynb")
+        link.external_attr = 0o120777 << 16
+        z.writestr(link, "/etc/passwd")
+        z.writestr("ünï cödé_5_5_x.ipynb", good)
+        z.writestr("sp ace_6_6_x.ipynb", good)
+        z.writestr("__MACOSX/._sp ace_6_6_x.ipynb", b"junk")
+        z.writestr("ok_7_7_x.ipynb", good)
+    summary, graded = grade(tmp_path / "course", A, archive, limits=LIMITS)
+    problems = "\n".join(summary.problems)
+    assert "outside the archive" in problems and "symbolic link" in problems
+    assert "appears 2 times" in problems
+    assert set(graded) == {"5", "6", "7"}
+    assert all(c.status == "passed" for g in graded.values() for c in g.values())
+    assert not (tmp_path / "escape_1_1_x.ipynb").exists()
+    assert sorted(p.name for p in (tmp_path / "course/submitted").iterdir()) == ["5", "6", "7"]
