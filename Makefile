@@ -22,17 +22,31 @@ $(SYSTEM): $(INSTALLED)
 	else echo "Please install bubblewrap and chromium (Debian: sudo apt-get install bubblewrap chromium)"; fi
 	touch $(SYSTEM)
 
+MATHJAX := _vendor/mathjax/tex-chtml.js
+
+# MathJax 3 from the npm registry, served by the site itself (readers offline still get math).
+$(MATHJAX):
+	rm -rf $(VENV)/mathjax-pack && mkdir -p $(VENV)/mathjax-pack _vendor/mathjax
+	cd $(VENV)/mathjax-pack && npm pack --silent mathjax@3.2.2 >/dev/null && tar xzf mathjax-3.2.2.tgz
+	cp $(VENV)/mathjax-pack/package/es5/tex-chtml.js _vendor/mathjax/
+	mkdir -p _vendor/mathjax/output/chtml/fonts
+	cp -r $(VENV)/mathjax-pack/package/es5/output/chtml/fonts/woff-v2 _vendor/mathjax/output/chtml/fonts/
+
 ## Build the textbook into _build/html (notebooks executed, results cached).
-book: $(INSTALLED)
+book: $(INSTALLED) $(MATHJAX)
 	$(BIN)/jupyter-book build . -W --keep-going
 
 ## Run the whole test suite (unit, notebooks, end-to-end, book build).
-test: $(SYSTEM)
+test: $(SYSTEM) $(MATHJAX)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## The quick layer only: skips the book build and nbgrader end-to-end runs.
 test-fast: $(SYSTEM)
 	$(BIN)/python -m pytest -m 'not slow'
+
+## Timings as ratios measured in one run (convolution, grading vs nbgrader, book builds).
+bench: $(SYSTEM)
+	$(BIN)/python bench/run.py
 
 ## Regenerate exercises/ from solutions/ (nbgrader generate_assignment).
 release: $(INSTALLED)

@@ -107,3 +107,194 @@ def test_figures_and_animation_are_in_the_pages(site):
 def test_self_check_answers_are_hidden_until_revealed(site):
     for page in ("book/image-recognition", "book/nn-review", "book/conv-layers"):
         assert "dropdown" in page_text(site, page), page
+
+
+# -- the built site in a real browser (Debian's chromium, driven by Playwright) ---------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = REPO / "test-artifacts" / "screenshots"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def served(site):
+    """The site on a local HTTP server, as readers get it."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (make test installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser, url: str, width: int = 1280, height: int = 900):
+    """A page at ``url`` with the console errors and failed local requests it produced."""
+    page = browser.new_page(viewport={"width": width, "height": height})
+    problems: list[str] = []
+    page.on(
+        "console", lambda m: problems.append(f"console: {m.text}") if m.type == "error" else None
+    )
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    local = url.split("/book/")[0].split("/index.html")[0]
+    page.on(
+        "requestfailed",
+        lambda r: problems.append(f"failed: {r.url}") if r.url.startswith(local) else None,
+    )
+    page.on(
+        "response",
+        lambda r: (
+            problems.append(f"{r.status}: {r.url}")
+            if r.url.startswith(local) and r.status >= 400
+            else None
+        ),
+    )
+    page.goto(url, wait_until="networkidle")
+    return page, problems
+
+
+def page_url(served: str, page: str) -> str:
+    return f"{served}/{page}.html"
+
+
+def test_every_page_loads_cleanly_with_images_and_math(browser, served):
+    for name in toc_pages():
+        page, problems = open_page(browser, page_url(served, name))
+        page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+        page.wait_for_load_state("networkidle")
+        broken = page.evaluate(
+            "[...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src.slice(0, 80))"
+        )
+        assert broken == [], (name, broken)
+        assert problems == [], (name, problems)
+        if 'class="math' in page_text(HTML, name):
+            page.wait_for_selector("mjx-container", state="attached", timeout=20000)
+            assert page.locator("mjx-container").count() > 0, name
+            assert page.locator(".math:not(:has(mjx-container))").count() == 0, name
+        page.close()
+
+
+def test_next_and_previous_navigation_follow_the_table_of_contents(browser, served):
+    pages = toc_pages()
+    page, _ = open_page(browser, page_url(served, pages[0]))
+    for expected in pages[1:]:
+        page.locator("a.right-next").first.click()
+        page.wait_for_load_state()
+        assert page.url.endswith(f"{expected}.html"), (page.url, expected)
+    for expected in reversed(pages[:-1]):
+        page.locator("a.left-prev").first.click()
+        page.wait_for_load_state()
+        assert page.url.endswith(f"{expected}.html"), (page.url, expected)
+    page.close()
+
+
+def test_internal_links_resolve_and_exercise_notebooks_download(browser, served):
+    import nbformat
+
+    seen: set[str] = set()
+    for name in toc_pages():
+        page, _ = open_page(browser, page_url(served, name))
+        hrefs = page.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.href)")
+        for href in hrefs:
+            target = href.split("#")[0]
+            if target.startswith(served) and target not in seen:
+                seen.add(target)
+                response = page.request.get(target)
+                assert response.ok, (name, href, response.status)
+                if target.endswith(".ipynb"):
+                    nbformat.validate(nbformat.reads(response.text(), as_version=4))
+        page.close()
+    assert sum(t.endswith(".ipynb") for t in seen) >= 2, "both exercise notebooks are linked"
+
+
+def test_explorer_responds_and_explains_invalid_settings(browser, served):
+    page, problems = open_page(browser, page_url(served, "book/conv-layers"))
+    explorer = page.locator(".conv-explorer")
+
+    def set_field(field: str, value: int) -> None:
+        box = explorer.locator(f"input[data-field={field}]")
+        box.fill(str(value))
+        box.dispatch_event("input")
+
+    for field, value in {"n": 8, "k": 3, "s": 2, "p": 1, "cin": 3, "cout": 5}.items():
+        set_field(field, value)
+    assert explorer.get_attribute("data-output-size") == str(expected_output_size(8, 3, 2, 1))
+    assert "5 × 4 × 4" in explorer.locator(".cx-size").inner_text()
+    assert explorer.locator("[data-count=conv]").inner_text() == f"{5 * 3 * 3 * 3 + 5:,}"
+    before = explorer.locator(".cx-done").count()
+    explorer.locator("button[data-action=step]").click()
+    assert explorer.locator(".cx-done").count() == before + 1
+    explorer.locator("button[data-action=play]").focus()
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(1200)
+    assert explorer.locator(".cx-done").count() >= before + 2
+    page.keyboard.press("Enter")  # pause
+    set_field("k", 12)
+    assert "larger than the padded input" in explorer.locator(".cx-message").inner_text()
+    assert explorer.get_attribute("data-output-size") == ""
+    set_field("k", 3)
+    set_field("s", 4)  # (8 + 2 - 3) = 7 is not a multiple of 4
+    assert "not a multiple" in explorer.locator(".cx-message").inner_text()
+    assert problems == []
+    page.close()
+
+
+def test_explorer_agrees_with_the_notebook_functions(browser, served):
+    from autograder.reference import load
+
+    python = load("conv-layers", ["conv_output_size", "conv_param_count"])
+    page, _ = open_page(browser, page_url(served, "book/conv-layers"))
+    for n in (1, 5, 7, 32):
+        for k in (1, 2, 3, 5):
+            for s in (1, 2, 3):
+                for p in (0, 1, 2):
+                    js = page.evaluate(f"window.convExplorer.outputSize({n}, {k}, {s}, {p})")
+                    try:
+                        expected = python["conv_output_size"](n, k, s, p)
+                    except ValueError:
+                        expected = None
+                    assert js == expected, (n, k, s, p)
+                    counts = page.evaluate(
+                        f"window.convExplorer.paramCounts(3, 4, {k}, {n}, {s}, {p})"
+                    )
+                    if expected is not None:
+                        assert counts["conv"] == python["conv_param_count"](3, 4, k)
+    page.close()
+
+
+def test_screenshots_of_each_chapter_at_desktop_and_phone_width(browser, served):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for name in toc_pages():
+        for label, (width, height) in {"desktop": (1280, 900), "phone": (390, 844)}.items():
+            page, _ = open_page(browser, page_url(served, name), width, height)
+            path = ARTIFACTS / f"{name.replace('/', '-')}-{label}.png"
+            page.screenshot(path=str(path), full_page=False)
+            assert path.stat().st_size > 5000
+            if label == "phone":
+                overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+                assert overflow <= 1, (name, overflow)
+            page.close()

@@ -4,7 +4,6 @@ affected cells score 0 with status timeout, error or tampered and a clear messag
 of that notebook is graded normally, the honest student's grade is what it is alone, the
 course folder and gradebook keep everyone else's results, and the batch finishes."""
 
-import hashlib
 import json
 import socket
 import subprocess
@@ -13,7 +12,7 @@ import zipfile
 
 import nbformat
 import pytest
-from grading import as_bytes, grade, read_csv, results, scores, write_batch
+from grading import as_bytes, grade, read_csv, scores, write_batch
 from notebooks import reference_code, submission
 
 from autograder.release import REPO

@@ -1,0 +1,163 @@
+"""`make bench`: convolution, grading and book-build timings, reported as ratios measured in
+one run. Prints a table, then one `name: value` line per figure (the last lines)."""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import torch
+
+from autograder.release import REPO, _api
+from autograder.timing import SETTINGS, measure
+
+sys.path.insert(0, str(REPO / "tests"))
+from catalogue import WRONG  # noqa: E402
+from notebooks import submission  # noqa: E402
+
+ASSIGNMENT = "conv-layers"
+STUDENTS = 40
+figures: dict[str, float] = {}
+rows: list[tuple[str, str]] = []
+
+
+def report(name: str, value: float, text: str) -> None:
+    figures[name] = value
+    rows.append((name, text))
+
+
+def bench_convolution() -> None:
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    for device in devices:
+        for label, setting in SETTINGS.items():
+            key = label.split(":")[0]
+            t = measure(device, setting)
+            for name, seconds in t.items():
+                report(
+                    f"conv_{key}_{device}_{name}_ms", seconds * 1e3, f"{label} on {device}: {name}"
+                )
+            report(
+                f"conv_{key}_{device}_fast_over_torch",
+                t["fast"] / t["F.conv2d"],
+                f"{label} on {device}: conv2d_fast / F.conv2d (goal <= 3 on the CPU)",
+            )
+            report(
+                f"conv_{key}_{device}_naive_over_fast",
+                t["naive"] / t["fast"],
+                f"{label} on {device}: conv2d_naive / conv2d_fast (goal >= 100)",
+            )
+
+
+def batch(folder: Path) -> None:
+    wrongs = [w for w in WRONG if w.assignment == ASSIGNMENT]
+    for i in range(STUDENTS):
+        wrong = wrongs[i % len(wrongs)] if i % 2 else None
+        notebook = submission(ASSIGNMENT, {wrong.cell: wrong.code} if wrong else None)
+        path = folder / f"s{i:02d}" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+        path.parent.mkdir(parents=True)
+        nbformat.write(notebook, path)
+
+
+def nbgrader_serial(submitted: Path, course: Path) -> dict[str, float]:
+    """Plain `nbgrader autograde`, one submission after another."""
+    from nbgrader.api import Gradebook
+    from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+    from traitlets.config import Config
+
+    db_url = f"sqlite:///{course}/gradebook.db"
+    assert _api(REPO, course / "release", db_url).generate_assignment(ASSIGNMENT)["success"]
+    shutil.copytree(submitted, course / "submitted")
+    config = Config()
+    config.CourseDirectory.root = str(course)
+    config.CourseDirectory.source_directory = str(REPO / "solutions")
+    config.CourseDirectory.db_url = db_url
+    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    for student in sorted(p.name for p in submitted.iterdir()):
+        assert api.autograde(ASSIGNMENT, student)["success"]
+    with Gradebook(db_url) as gradebook:
+        return {s.student.id: s.score for s in gradebook.assignment_submissions(ASSIGNMENT)}
+
+
+def ours(submitted: Path, course: Path) -> dict[str, float]:
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder.cli",
+            "grade",
+            ASSIGNMENT,
+            str(submitted),
+            "--course",
+            str(course),
+            "--workers",
+            str(os.cpu_count() or 1),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    import csv
+
+    with (course / "grades.csv").open() as file:
+        return {row["student_id"]: float(row["score"]) for row in csv.DictReader(file)}
+
+
+def bench_grading() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        batch(scratch / "submitted")
+        start = time.perf_counter()
+        theirs = nbgrader_serial(scratch / "submitted", scratch / "nbgrader")
+        serial = time.perf_counter() - start
+        start = time.perf_counter()
+        mine = ours(scratch / "submitted", scratch / "ours")
+        parallel = time.perf_counter() - start
+    assert mine == theirs, "autograder grade and nbgrader autograde disagree on scores"
+    report("grade_nbgrader_serial_s", serial, f"nbgrader autograde, serial, {STUDENTS} submissions")
+    report(
+        "grade_autograder_s", parallel, f"autograder grade, {os.cpu_count()} workers, same scores"
+    )
+    report(
+        "grade_speedup", serial / parallel, "grading throughput: autograder / nbgrader (goal >= 4)"
+    )
+
+
+def bench_book() -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        copy = Path(scratch) / "repo"
+        shutil.copytree(
+            REPO, copy, ignore=shutil.ignore_patterns(".venv", "_build", "course", ".git", "*.pyc")
+        )
+        command = [
+            str(Path(sys.executable).parent / "jupyter-book"),
+            "build",
+            str(copy),
+            "-W",
+            "--keep-going",
+        ]
+        for label in ("cold", "nochange"):
+            start = time.perf_counter()
+            subprocess.run(command, check=True, capture_output=True)
+            report(f"book_{label}_build_s", time.perf_counter() - start, f"book build, {label}")
+
+
+def main() -> None:
+    bench_convolution()
+    bench_grading()
+    bench_book()
+    width = max(len(text) for _, text in rows)
+    print(f"{'measure':<{width}}  value")
+    for name, text in rows:
+        print(f"{text:<{width}}  {figures[name]:.4g}")
+    print()
+    for name, value in figures.items():
+        print(f"{name}: {value:.4g}")
+
+
+if __name__ == "__main__":
+    main()
