@@ -59,4 +59,4 @@ format: $(INSTALLED)
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
 
 clean:
-	rm -rf _build course .pytest_cache test-artifacts
+	rm -rf _build course .pytest_cache test-artifacts _vendor

@@ -28,7 +28,7 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from . import __version__
 from .engine import Assignment, CellResult, Graded
-from .release import REPO, _api
+from .release import REPO, nbgrader_api
 from .sandbox import Limits
 
 RESULT_FILE = "autograder.json"
@@ -95,7 +95,7 @@ class Course:
         current = stamp.exists() and stamp.read_text() == digest and self._in_gradebook(assignment)
         if not current:
             try:
-                result = _api(
+                result = nbgrader_api(
                     self.source_root, self.root / "release", self.db_url
                 ).generate_assignment(assignment, force=True)
             except Exception as error:  # an unreachable database, a broken URL

@@ -276,7 +276,7 @@ class Runner:
         self.closed = True
         self.sandbox.kill()
 
-    def _fresh_session(self, files: dict[str, bytes]) -> Session:
+    def fresh_session(self, files: dict[str, bytes]) -> Session:
         if self.closed:
             raise SandboxCrashed("grading was stopped")
         if not self.sandbox.alive:
@@ -328,7 +328,7 @@ class Execution:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
         try:
-            self.session = self.runner._fresh_session(self.files)
+            self.session = self.runner.fresh_session(self.files)
             for number, step in enumerate(self.steps, 1):
                 if self.session is None:
                     self._abandon(step)
@@ -422,7 +422,7 @@ class Execution:
         while self.restarts < MAX_RESTARTS:
             self.restarts += 1
             try:
-                session = self.runner._fresh_session(self.files)
+                session = self.runner.fresh_session(self.files)
                 for source in self.completed:
                     session.deadline = self._deadline()
                     session.run_cell(source)

@@ -28,7 +28,9 @@ def assignments(root: Path = REPO) -> list[str]:
     return sorted(p.parent.name for p in source.glob("*/*.ipynb") if p.stem == p.parent.name)
 
 
-def _api(root: Path, release_dir: Path, db_url: str) -> NbGraderAPI:
+def nbgrader_api(root: Path, release_dir: Path, db_url: str) -> NbGraderAPI:
+    """nbgrader's API for the sources under ``root``, releasing into ``release_dir``, with
+    the gradebook at ``db_url``."""
     # nbgrader runs the `alembic` script by name; make this environment's scripts findable
     # even when the venv is not activated.
     scripts = str(Path(sys.executable).parent)
@@ -53,7 +55,7 @@ def release(
         raise ReleaseError(f"no source notebook for {', '.join(unknown)} in {root / 'solutions'}")
     written = []
     with tempfile.TemporaryDirectory() as scratch:
-        api = _api(root, release_dir, f"sqlite:///{scratch}/gradebook.db")
+        api = nbgrader_api(root, release_dir, f"sqlite:///{scratch}/gradebook.db")
         for name in names:
             result = api.generate_assignment(name, force=True)
             if not result["success"]:

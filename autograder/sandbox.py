@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -348,7 +348,3 @@ def _raised(error: Any) -> Raised | None:
         )
     except (KeyError, TypeError):
         return Raised("Exception", ("Exception",), "unreadable error")
-
-
-def limits_summary(limits: Limits) -> str:
-    return ", ".join(f"{k}={v}" for k, v in asdict(limits).items())

@@ -7,12 +7,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import nbformat
 import torch
 
-from autograder.release import REPO, _api
+from autograder.release import REPO, nbgrader_api
 from autograder.timing import SETTINGS, measure
 
 sys.path.insert(0, str(REPO / "tests"))
@@ -69,8 +70,9 @@ def nbgrader_serial(submitted: Path, course: Path) -> dict[str, float]:
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config
 
+    course.mkdir(parents=True)
     db_url = f"sqlite:///{course}/gradebook.db"
-    assert _api(REPO, course / "release", db_url).generate_assignment(ASSIGNMENT)["success"]
+    assert nbgrader_api(REPO, course / "release", db_url).generate_assignment(ASSIGNMENT)["success"]
     shutil.copytree(submitted, course / "submitted")
     config = Config()
     config.CourseDirectory.root = str(course)
@@ -147,6 +149,7 @@ def bench_book() -> None:
 
 
 def main() -> None:
+    warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy noise from its models
     bench_convolution()
     bench_grading()
     bench_book()

@@ -11,7 +11,7 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
-from autograder.release import REPO, _api
+from autograder.release import REPO, nbgrader_api
 
 SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*(\n|\Z)", re.MULTILINE)
 HIDDEN = re.compile(r"^[ \t]*### (BEGIN|END) HIDDEN TESTS[ \t]*\n?", re.MULTILINE)
@@ -77,7 +77,7 @@ def autograde(
 ) -> dict[str, Graded]:
     """Grade each student's notebook with nbgrader's autograde; results from its gradebook."""
     db_url = f"sqlite:///{course}/gradebook.db"
-    api = _api(REPO, course / "release", db_url)
+    api = nbgrader_api(REPO, course / "release", db_url)
     assert api.generate_assignment(assignment)["success"]
     config = Config()
     config.CourseDirectory.root = str(course)

@@ -241,3 +241,22 @@ def test_nbgrader_generate_feedback_and_export_work_on_what_we_write(tmp_path):
     assert exported.returncode == 0, exported.stderr
     row = read_csv(tmp_path / "nbgrader.csv")[0]
     assert float(row["raw_score"]) == 18.0
+
+
+def test_scores_equal_nbgrader_autograde_cell_by_cell(tmp_path):
+    """nbgrader's semantics: the same submissions get the same points per cell from plain
+    `nbgrader autograde` (a kernel per notebook) as from `autograder grade`."""
+    from catalogue import CORRECT
+    from notebooks import autograde
+
+    students = {"ref": submission(ASSIGNMENT), "stub": submission(ASSIGNMENT, fill=False)}
+    students |= {
+        f"w{i}": submission(ASSIGNMENT, {w.cell: w.code}) for i, w in enumerate(WRONGS[:2])
+    }
+    correct = next(c for c in CORRECT if c.assignment == ASSIGNMENT)
+    students["alt"] = submission(ASSIGNMENT, {correct.cell: correct.code})
+    theirs = autograde(ASSIGNMENT, students, tmp_path / "nbgrader")
+    write_batch(tmp_path / "submitted", ASSIGNMENT, students)
+    _, ours = grade(tmp_path / "ours", ASSIGNMENT, tmp_path / "submitted")
+    for student in students:
+        assert scores(ours[student]) == theirs[student].scores, student
