@@ -171,9 +171,10 @@ class Child:
 
 
 def limit_resources(config: dict) -> None:
-    """Per-process limits the student's code cannot raise again."""
-    for limit, value in [
-        (resource.RLIMIT_DATA, config["memory_bytes"]),
+    """Per-process limits the student's code cannot raise again. On a GPU the data limit is
+    left to the memory cgroup: the CUDA driver maps more address space than it uses."""
+    data = [] if config["device"] == "cuda" else [(resource.RLIMIT_DATA, config["memory_bytes"])]
+    for limit, value in data + [
         (resource.RLIMIT_FSIZE, config["file_bytes"]),
         (resource.RLIMIT_CORE, 0),
     ]:
@@ -183,7 +184,11 @@ def limit_resources(config: dict) -> None:
 
 
 def clear(folder: str) -> None:
+    """Delete what a student wrote in ``folder``; mount points (the read-only views of the
+    interpreter and package, the hiding tmpfs mounts) stay."""
     for entry in os.scandir(folder):
+        if os.path.ismount(entry.path):
+            continue
         if entry.is_dir(follow_symlinks=False):
             shutil.rmtree(entry.path, ignore_errors=True)
         else:

@@ -103,6 +103,11 @@ def collect(source: Path, assignment: str, max_bytes: int) -> Collection:
     if source.is_dir():
         entries = _entries_from_folder(source, max_bytes, collection.problems)
         archive = None
+        for folder in sorted(source.rglob(assignment)):
+            if folder.is_dir() and not folder.is_symlink() and not any(folder.glob("*.ipynb")):
+                collection.problems.append(
+                    f"{folder.relative_to(source)}: no notebook in this folder, nothing to grade."
+                )
     elif source.is_file() and zipfile.is_zipfile(source):
         archive = zipfile.ZipFile(source)
         entries = _entries_from_zip(archive, max_bytes, collection.problems)

@@ -25,4 +25,9 @@ def get_device(choice: str | None = None) -> torch.device:
         choice = "cuda" if torch.cuda.is_available() else "cpu"
     if choice == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"{ENV_VAR}=cuda, but torch sees no CUDA GPU on this machine")
+    if choice == "cuda":
+        # cuDNN convolutions default to TF32 (about 1e-3 relative error); the checks compare
+        # float32 answers to 1e-4, so the reference must be computed in full float32.
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     return torch.device(choice)

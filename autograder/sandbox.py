@@ -85,13 +85,15 @@ def _bwrap_command(limits: Limits, hide: list[Path], device: str) -> list[str]:
     command = [bubblewrap(), "--die-with-parent", "--new-session", "--unshare-all"]
     command += ["--uid", "65534", "--gid", "65534", "--ro-bind", "/", "/", "--proc", "/proc"]
     command += ["--dev-bind", "/dev", "/dev"] if device == "cuda" else ["--dev", "/dev"]
+    # Mounts apply in order: the private /tmp first, so that a course, repository or venv
+    # that lives under /tmp is hidden or revealed on top of it, not covered by it.
+    size = str(limits.files_mb * 2**20)
+    command += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
     for path in sorted(hide, key=lambda p: len(p.parts)):
         command += ["--tmpfs", str(path)]
     for path in sorted(reveal, key=lambda p: len(p.parts)):
-        if _inside(path, hide):
+        if _inside(path, [*hide, Path("/tmp"), Path("/dev/shm")]):
             command += ["--ro-bind", str(path), str(path)]
-    size = str(limits.files_mb * 2**20)
-    command += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
     command += ["--chdir", "/tmp"]
     return command
 
@@ -133,6 +135,7 @@ class Sandbox:
         workdir = "/tmp/work" if self.isolated else os.path.join(self._scratch, "work")
         config = {
             "isolated": self.isolated,
+            "device": device,
             "workdir": workdir,
             "scratch": ["/tmp", "/dev/shm"] if self.isolated else [self._scratch],
             "memory_bytes": limits.memory_mb * 2**20,

@@ -28,7 +28,12 @@ def write_batch(root: Path, assignment: str, students: dict) -> Path:
 
 
 def grade(
-    course: Path, assignment: str, submissions: Path, workers: int = 2, limits: Limits = FAST
+    course: Path,
+    assignment: str,
+    submissions: Path,
+    workers: int = 2,
+    limits: Limits = FAST,
+    device: str = "cpu",
 ) -> tuple[Summary, dict[str, dict[str, CellResult]]]:
     summary = grade_batch(
         Course(course),
@@ -36,7 +41,7 @@ def grade(
         submissions,
         workers=workers,
         limits=limits,
-        device="cpu",
+        device=device,
         log=lambda line: None,
     )
     return summary, results(course, assignment)

@@ -404,8 +404,9 @@ def test_output_and_images_are_capped(batch):
     ).stat().st_size < 2**20
 
 
-def test_a_student_folder_without_a_notebook_is_not_graded_or_guessed(batch):
+def test_a_student_folder_without_a_notebook_is_reported_not_guessed(batch):
     assert "no-notebook" not in batch["graded"]
+    assert any("no-notebook" in p and "no notebook" in p for p in batch["summary"].problems)
 
 
 def test_the_gradebook_holds_exactly_one_submission_per_student(batch):

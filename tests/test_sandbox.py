@@ -1,0 +1,81 @@
+"""Units of the grader: the wire format refuses code, the sandbox command hides what it must,
+the sandbox runs student code and answers with data, and collection derives ids safely."""
+
+import io
+import os
+import pickle
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder import wire
+from autograder.collect import collect
+from autograder.sandbox import Limits, Sandbox, SandboxTimeout, _bwrap_command, bubblewrap
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/pwned-by-a-reply",))
+
+
+def test_a_reply_that_would_run_code_is_refused():
+    crafted = io.BytesIO()
+    torch.save({"value": Payload()}, crafted, pickle_protocol=pickle.DEFAULT_PROTOCOL)
+    with pytest.raises(wire.FrameError):
+        wire.decode(crafted.getvalue())
+    assert not Path("/tmp/pwned-by-a-reply").exists()
+    assert wire.decode(wire.encode({"x": torch.ones(2), "n": (1, "a")}))["n"] == (1, "a")
+
+
+@pytest.mark.skipif(bubblewrap() is None, reason="needs bubblewrap (installed by `make test`)")
+def test_private_tmp_is_mounted_before_the_hidden_and_revealed_paths(tmp_path):
+    command = _bwrap_command(Limits(), [tmp_path], "cpu")
+    mounts = [command[i + 1] for i, arg in enumerate(command) if arg == "--tmpfs"]
+    assert mounts.index("/tmp") < mounts.index(str(tmp_path.resolve()))
+    assert "--unshare-all" in command and "--die-with-parent" in command
+
+
+def test_the_sandbox_runs_cells_and_answers_with_data(tmp_path):
+    sandbox = Sandbox(Limits(timeout=5), "cpu", [tmp_path])
+    try:
+        session = sandbox.begin({"data.txt": b"hello"})
+        session.deadline = float("inf")
+        reply = session.run_cell(
+            "import torch\nprint(open('data.txt').read())\nN = (3, 4)\n"
+            "def double(x):\n    return 2 * x\n"
+        )
+        assert reply["error"] is None and reply["output"] == "hello\n"
+        assert session.lookup("N") == ("value", (3, 4))
+        assert session.lookup("missing") == ("undefined", None)
+        _, double = session.lookup("double")
+        assert torch.equal(double(torch.ones(2)), torch.full((2,), 2.0))
+        error = session.run_cell("1 / 0")["error"]
+        assert error.type_name == "ZeroDivisionError" and error.is_a("ArithmeticError")
+        session.deadline = __import__("time").monotonic() + 1
+        with pytest.raises(SandboxTimeout):
+            session.run_cell("while True:\n    pass\n")
+        assert not sandbox.alive
+    finally:
+        sandbox.kill()
+
+
+def test_lms_names_give_ids_and_unsafe_or_duplicate_ones_are_reported(tmp_path):
+    notebook = b'{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}'
+    archive = tmp_path / "lms.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("smith_LATE_42_9_conv.ipynb", notebook)
+        z.writestr("Ann Lee_77_assignsubmission_file_/work.ipynb", notebook)
+        z.writestr("alice/conv-layers/conv-layers.ipynb", notebook)
+        z.writestr("bob/conv-layers/conv-layers.ipynb", notebook)
+        z.writestr("bob/conv-layers/copy.ipynb", notebook)
+        z.writestr("carol/conv-layers/a.ipynb", notebook)
+        z.writestr("carol/conv-layers/b.ipynb", notebook)
+        z.writestr("-x/conv-layers/conv-layers.ipynb", notebook)
+        z.writestr("readme.ipynb", notebook)
+    found = collect(archive, "conv-layers", 2**20)
+    assert set(found.submissions) == {"42", "77", "alice", "bob"}
+    problems = "\n".join(found.problems)
+    assert "carol: 2 notebooks" in problems and "'-x' is not a usable student id" in problems
+    assert "readme.ipynb: no student id" in problems
