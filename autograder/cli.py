@@ -19,7 +19,7 @@ from pathlib import Path
 from . import release as releasing
 from .collect import CollectError
 from .course import Course, CourseError
-from .sandbox import Limits, bubblewrap
+from .sandbox import Limits, SandboxUnavailable, bubblewrap
 
 DEFAULTS = Limits()
 
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*relationship.*")
     try:
         return args.run(args)
-    except (releasing.ReleaseError, CourseError, CollectError) as error:
+    except (releasing.ReleaseError, CourseError, CollectError, SandboxUnavailable) as error:
         print(f"autograder: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -31,6 +31,7 @@ from . import wire
 from .checks._student import Opaque, Outcome, Raised, Remote, RemoteCallable
 
 PACKAGE = Path(__file__).resolve().parent
+PROGRAM = "autograder._sandboxed"  # what runs inside
 BOOT_SECONDS = 180.0
 CONTROL_SECONDS = 30.0
 
@@ -59,6 +60,11 @@ class SandboxTimeout(SandboxGone):
 
 class SandboxCrashed(SandboxGone):
     """The sandbox process ended or sent something unreadable."""
+
+
+class SandboxUnavailable(BaseException):
+    """A sandbox could not start at all: a problem of this machine, not of a submission, so
+    grading stops instead of recording zeros."""
 
 
 @cache
@@ -142,7 +148,7 @@ class Sandbox:
             "file_bytes": limits.files_mb * 2**20,
             "output_chars": limits.output_kb * 1024,
         }
-        python = [sys.executable, "-m", "autograder._sandboxed", json.dumps(config)]
+        python = [sys.executable, "-m", PROGRAM, json.dumps(config)]
         prefix = _bwrap_command(limits, hide, device) if self.isolated else []
         environment = os.environ | {
             "AUTOGRADER_DEVICE": device,
@@ -225,10 +231,16 @@ class Sandbox:
     # -- life cycle ----------------------------------------------------------------------
     def wait_ready(self) -> None:
         if not self._ready:
-            reply = self.receive(time.monotonic() + BOOT_SECONDS)
+            try:
+                reply = self.receive(time.monotonic() + BOOT_SECONDS)
+            except SandboxGone:
+                reply = None
             if reply != {"ready": True}:
                 self.kill()
-                raise SandboxCrashed("the sandbox did not start")
+                raise SandboxUnavailable(
+                    "the grading sandbox did not start; run again with "
+                    "AUTOGRADER_SANDBOX_DEBUG=1 to see its error output."
+                )
             self._ready = True
 
     def begin(self, files: dict[str, bytes]) -> "Session":

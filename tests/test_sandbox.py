@@ -79,3 +79,17 @@ def test_lms_names_give_ids_and_unsafe_or_duplicate_ones_are_reported(tmp_path):
     problems = "\n".join(found.problems)
     assert "carol: 2 notebooks" in problems and "'-x' is not a usable student id" in problems
     assert "readme.ipynb: no student id" in problems
+
+
+def test_a_sandbox_that_cannot_start_stops_grading_and_records_nothing(tmp_path, monkeypatch):
+    from grading import grade, write_batch
+    from notebooks import submission
+
+    from autograder import sandbox
+
+    write_batch(tmp_path / "submitted", "nn-review", {"ann": submission("nn-review")})
+    monkeypatch.setattr(sandbox, "PROGRAM", "autograder.no_such_module")
+    with pytest.raises(sandbox.SandboxUnavailable, match="did not start"):
+        grade(tmp_path / "course", "nn-review", tmp_path / "submitted")
+    assert not list((tmp_path / "course").glob("autograded/*/*/autograder.json"))
+    assert not (tmp_path / "course/grades.csv").exists()
