@@ -24,11 +24,12 @@ from .export import first_line
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 HIDDEN_TESTS = re.compile(
     r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[ \t]*$", re.MULTILINE | re.DOTALL
 )
-_markdown = MarkdownIt("commonmark", {"html": False})
+_markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
 def _environment() -> Environment:
@@ -69,6 +70,7 @@ def _histogram(totals: list[float], max_score: float) -> str:
     axes.hist(totals, bins=bins, range=(0, max_score), color="#3b6fb6", edgecolor="white")
     axes.set_xlabel(f"total score (out of {max_score:g})")
     axes.set_ylabel("students")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     figure.tight_layout()
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
@@ -99,12 +101,12 @@ def write_report(
         for c in cells
         if c.status == "failed"
     ).most_common(15)
-    troubled = [
-        (student, c)
-        for student, cells in sorted(results.items())
-        for c in cells
-        if c.status in ("error", "timeout", "tampered")
-    ]
+    troubled: dict[tuple[str, str, str], list[str]] = {}
+    for student, cells in sorted(results.items()):
+        for c in cells:
+            if c.status in ("error", "timeout", "tampered"):
+                key = (student, c.status, first_line(c.message))
+                troubled.setdefault(key, []).append(c.grade_id)
     page = ENVIRONMENT.get_template("report.html.j2").render(
         assignment=assignment.name,
         students=len(results),
@@ -114,7 +116,7 @@ def write_report(
         histogram=_histogram(totals, assignment.max_score),
         pass_rates=pass_rates,
         common=common,
-        troubled=troubled,
+        troubled=list(troubled.items()),
         written=datetime.now().strftime("%Y-%m-%d %H:%M"),
     )
     path = course.root / "report.html"
