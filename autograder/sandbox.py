@@ -100,6 +100,8 @@ def _bwrap_command(limits: Limits, hide: list[Path], device: str) -> list[str]:
     for path in sorted(reveal, key=lambda p: len(p.parts)):
         if _inside(path, [*hide, Path("/tmp"), Path("/dev/shm")]):
             command += ["--ro-bind", str(path), str(path)]
+    for path in hide:  # empty and read-only: nothing written there could pass for real
+        command += ["--remount-ro", str(path)]
     command += ["--chdir", "/tmp"]
     return command
 

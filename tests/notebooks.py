@@ -76,6 +76,7 @@ def autograde(
     assignment: str, submissions: dict[str, nbformat.NotebookNode], course: Path
 ) -> dict[str, Graded]:
     """Grade each student's notebook with nbgrader's autograde; results from its gradebook."""
+    course.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{course}/gradebook.db"
     api = nbgrader_api(REPO, course / "release", db_url)
     assert api.generate_assignment(assignment)["success"]
