@@ -54,7 +54,15 @@ def _grade(args: argparse.Namespace) -> int:
         raise CourseError("--workers must be at least 1.")
     if args.timeout <= 0:
         raise CourseError("--timeout must be a positive number of seconds.")
-    limits = Limits(timeout=args.timeout, memory_mb=args.memory_mb, output_kb=args.output_kb)
+    if min(args.memory_mb, args.output_kb, args.processes, args.files_mb) < 1:
+        raise CourseError("--memory-mb, --output-kb, --processes and --files-mb must be positive.")
+    limits = Limits(
+        timeout=args.timeout,
+        memory_mb=args.memory_mb,
+        output_kb=args.output_kb,
+        processes=args.processes,
+        files_mb=args.files_mb,
+    )
     device = _device(args.device)
     os.environ["AUTOGRADER_DEVICE"] = device
     course = Course(args.course, args.db)
@@ -148,6 +156,18 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         default=DEFAULTS.output_kb,
         help=f"text output kept per cell (default: {DEFAULTS.output_kb})",
+    )
+    grade.add_argument(
+        "--processes",
+        type=int,
+        default=DEFAULTS.processes,
+        help=f"processes and threads per sandbox (default: {DEFAULTS.processes})",
+    )
+    grade.add_argument(
+        "--files-mb",
+        type=int,
+        default=DEFAULTS.files_mb,
+        help=f"what student code may write (default: {DEFAULTS.files_mb})",
     )
     grade.set_defaults(run=_grade)
 

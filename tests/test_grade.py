@@ -269,3 +269,18 @@ def test_cuda_grades_the_batch_to_the_same_scores(tmp_path, monkeypatch):
     monkeypatch.setenv("AUTOGRADER_DEVICE", "cuda")
     _, on_gpu = grade(tmp_path / "gpu", ASSIGNMENT, tmp_path / "submitted", device="cuda")
     assert {s: scores(g) for s, g in on_gpu.items()} == {s: scores(g) for s, g in on_cpu.items()}
+
+
+def test_db_puts_the_gradebook_where_the_url_says(tmp_path):
+    write_batch(tmp_path / "submitted", ASSIGNMENT, {"ref": submission(ASSIGNMENT)})
+    url = f"sqlite:///{tmp_path / 'shared' / 'team.db'}"
+    (tmp_path / "shared").mkdir()
+    run = _cli(
+        "grade", ASSIGNMENT, tmp_path / "submitted", "--course", tmp_path / "course", "--db", url
+    )
+    out, err = run.communicate(timeout=600)
+    assert run.returncode == 0, err
+    assert not (tmp_path / "course/gradebook.db").exists()
+    with Gradebook(url) as gradebook:
+        assert gradebook.find_submission(ASSIGNMENT, "ref").score == 18
+    assert float(read_csv(tmp_path / "course/grades.csv")[0]["score"]) == 18
