@@ -22,6 +22,12 @@ from .course import Course, CourseError
 from .sandbox import Limits, SandboxUnavailable, bubblewrap
 
 DEFAULTS = Limits()
+LIMIT_OPTIONS = [  # (flag, Limits field, what it bounds)
+    ("--memory-mb", "memory_mb", "memory per process, MB"),
+    ("--output-kb", "output_kb", "text output kept per cell, KB"),
+    ("--processes", "processes", "processes and threads per sandbox"),
+    ("--files-mb", "files_mb", "what student code may write, MB"),
+]
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -54,14 +60,11 @@ def _grade(args: argparse.Namespace) -> int:
         raise CourseError("--workers must be at least 1.")
     if args.timeout <= 0:
         raise CourseError("--timeout must be a positive number of seconds.")
-    if min(args.memory_mb, args.output_kb, args.processes, args.files_mb) < 1:
-        raise CourseError("--memory-mb, --output-kb, --processes and --files-mb must be positive.")
+    for flag, field, _ in LIMIT_OPTIONS:
+        if getattr(args, field) < 1:
+            raise CourseError(f"{flag} must be a positive number.")
     limits = Limits(
-        timeout=args.timeout,
-        memory_mb=args.memory_mb,
-        output_kb=args.output_kb,
-        processes=args.processes,
-        files_mb=args.files_mb,
+        timeout=args.timeout, **{field: getattr(args, field) for _, field, _ in LIMIT_OPTIONS}
     )
     device = _device(args.device)
     os.environ["AUTOGRADER_DEVICE"] = device
@@ -145,30 +148,9 @@ def parser() -> argparse.ArgumentParser:
     grade.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], default="auto", help="where checks compute"
     )
-    grade.add_argument(
-        "--memory-mb",
-        type=int,
-        default=DEFAULTS.memory_mb,
-        help=f"memory per process (default: {DEFAULTS.memory_mb})",
-    )
-    grade.add_argument(
-        "--output-kb",
-        type=int,
-        default=DEFAULTS.output_kb,
-        help=f"text output kept per cell (default: {DEFAULTS.output_kb})",
-    )
-    grade.add_argument(
-        "--processes",
-        type=int,
-        default=DEFAULTS.processes,
-        help=f"processes and threads per sandbox (default: {DEFAULTS.processes})",
-    )
-    grade.add_argument(
-        "--files-mb",
-        type=int,
-        default=DEFAULTS.files_mb,
-        help=f"what student code may write (default: {DEFAULTS.files_mb})",
-    )
+    for flag, field, what in LIMIT_OPTIONS:
+        default = getattr(DEFAULTS, field)
+        grade.add_argument(flag, type=int, default=default, help=f"{what} (default: {default})")
     grade.set_defaults(run=_grade)
 
     export = commands.add_parser("export", help="write grades.csv and cells.csv again")

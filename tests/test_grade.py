@@ -211,33 +211,20 @@ def test_nbgrader_generate_feedback_and_export_work_on_what_we_write(tmp_path):
     )
     (course / "nbgrader_config.py").write_text(config)
     env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    feedback = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "nbgrader",
-            "generate_feedback",
-            ASSIGNMENT,
-            "--student",
-            "ref",
-            "--force",
-        ],
-        cwd=course,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert feedback.returncode == 0, feedback.stderr
-    exported = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "export", "--to", str(tmp_path / "nbgrader.csv")],
-        cwd=course,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert exported.returncode == 0, exported.stderr
+    for command in [
+        ["generate_feedback", ASSIGNMENT, "--student", "ref", "--force"],
+        ["export", "--to", str(tmp_path / "nbgrader.csv")],
+    ]:
+        ran = subprocess.run(
+            [sys.executable, "-m", "nbgrader", *command],
+            cwd=course,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert ran.returncode == 0, (command, ran.stderr)
+    assert (course / "feedback/ref" / ASSIGNMENT / f"{ASSIGNMENT}.html").exists()
     row = read_csv(tmp_path / "nbgrader.csv")[0]
     assert float(row["raw_score"]) == 18.0
 
