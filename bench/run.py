@@ -1,6 +1,7 @@
 """`make bench`: convolution, grading and book-build timings, reported as ratios measured in
 one run. Prints a table, then one `name: value` line per figure (the last lines)."""
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -109,12 +110,26 @@ def ours(submitted: Path, course: Path) -> dict[str, float]:
         return {row["student_id"]: float(row["score"]) for row in csv.DictReader(file)}
 
 
+@contextlib.contextmanager
+def quiet_stderr(log: Path):
+    """Send file descriptor 2 (and so every kernel nbgrader starts) to ``log``."""
+    saved = os.dup(2)
+    with log.open("w") as file:
+        os.dup2(file.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def bench_grading() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         batch(scratch / "submitted")
         start = time.perf_counter()
-        theirs = nbgrader_serial(scratch / "submitted", scratch / "nbgrader")
+        with quiet_stderr(scratch / "nbgrader-kernels.log"):
+            theirs = nbgrader_serial(scratch / "submitted", scratch / "nbgrader")
         serial = time.perf_counter() - start
         start = time.perf_counter()
         mine = ours(scratch / "submitted", scratch / "ours")
