@@ -73,6 +73,8 @@ def grade_batch(
 ) -> Summary:
     started = time.monotonic()
     summary = Summary()
+    if Path(submissions).resolve() == course.root:  # the course folder itself: its submitted/
+        submissions = course.root / "submitted"
     assignment = course.prepare(assignment_name)
     collection = collect(submissions, assignment_name, limits.notebook_mb * 2**20)
     summary.problems = collection.problems

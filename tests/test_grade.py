@@ -92,6 +92,13 @@ def test_folder_batch_gets_exactly_the_expected_scores(tmp_path):
     assert graded["ref"][WRONGS[1].test].points == 0
     assert list((tmp_path / "course/history/ref/conv-layers").glob("*.ipynb")), "old version kept"
 
+    from_course, _ = grade(tmp_path / "course", ASSIGNMENT, tmp_path / "course")
+    assert (from_course.graded, from_course.unchanged, from_course.problems) == (
+        0,
+        len(students),
+        [],
+    )
+
 
 def test_lms_zip_with_canvas_and_moodle_names(tmp_path):
     students, expected = expected_batch()
