@@ -278,3 +278,18 @@ def test_db_puts_the_gradebook_where_the_url_says(tmp_path):
     with Gradebook(url) as gradebook:
         assert gradebook.find_submission(ASSIGNMENT, "ref").score == 18
     assert float(read_csv(tmp_path / "course/grades.csv")[0]["score"]) == 18
+
+
+def test_export_and_report_write_the_outputs_again(tmp_path):
+    write_batch(tmp_path / "submitted", ASSIGNMENT, {"ref": submission(ASSIGNMENT), "nb": b"{"})
+    course = tmp_path / "course"
+    grade(course, ASSIGNMENT, tmp_path / "submitted")
+    before = {n: (course / n).read_bytes() for n in ("grades.csv", "cells.csv")}
+    for name in (*before, "report.html"):
+        (course / name).unlink()
+    for command in ("export", "report"):
+        run = _cli(command, ASSIGNMENT, "--course", course)
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 0 and "wrote" in out, err
+    assert {n: (course / n).read_bytes() for n in before} == before
+    assert "Histogram of total scores" in (course / "report.html").read_text()
