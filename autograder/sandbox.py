@@ -32,6 +32,7 @@ from .checks._student import Opaque, Outcome, Raised, Remote, RemoteCallable
 
 PACKAGE = Path(__file__).resolve().parent
 PROGRAM = "autograder._sandboxed"  # what runs inside
+PASSED_ON = {"PATH", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES"}
 BOOT_SECONDS = 180.0
 CONTROL_SECONDS = 30.0
 
@@ -152,7 +153,12 @@ class Sandbox:
         }
         python = [sys.executable, "-m", PROGRAM, json.dumps(config)]
         prefix = _bwrap_command(limits, hide, device) if self.isolated else []
-        environment = os.environ | {
+        # A clean environment: the grader's may hold credentials (a database URL, tokens)
+        # that student code must not see and print into its feedback.
+        passed_on = {
+            k: v for k, v in os.environ.items() if k in PASSED_ON or k.startswith("NVIDIA_")
+        }
+        environment = passed_on | {
             "AUTOGRADER_DEVICE": device,
             "MPLBACKEND": "Agg",
             "OMP_NUM_THREADS": "1",

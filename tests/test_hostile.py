@@ -5,6 +5,7 @@ of that notebook is graded normally, the honest student's grade is what it is al
 course folder and gradebook keep everyone else's results, and the batch finishes."""
 
 import json
+import os
 import socket
 import subprocess
 import threading
@@ -121,6 +122,7 @@ for folder in FOLDERS:
         found.append("WROTE " + folder)
     except OSError:
         found.append("blocked-write " + folder)
+found.append("SECRET " + os.environ.get("AUTOGRADER_TEST_SECRET", "unseen"))
 try:
     socket.create_connection(("127.0.0.1", PORT), timeout=2).sendall(b"leak")
     found.append("NETWORK open")
@@ -288,7 +290,11 @@ def batch(tmp_path_factory, listener):
 
     honest_bytes = (submitted / "honest/nn-review/nn-review.ipynb").read_bytes()
     processes_before = _sleepers()
-    summary, graded = grade(course, A, submitted, limits=LIMITS)
+    os.environ["AUTOGRADER_TEST_SECRET"] = "s3cr3t"  # the grader's environment, e.g. a token
+    try:
+        summary, graded = grade(course, A, submitted, limits=LIMITS)
+    finally:
+        del os.environ["AUTOGRADER_TEST_SECRET"]
     return {
         "root": root,
         "course": course,
@@ -377,6 +383,7 @@ def test_student_code_cannot_read_write_or_connect(batch, listener):
         o.get("text", "") for c in notebook.cells if c.cell_type == "code" for o in c.outputs
     )
     assert "blocked network" in text and "NETWORK" not in text
+    assert "SECRET unseen" in text and "s3cr3t" not in text
     lines = set(text.splitlines())
     package, own_folder = str(REPO / "autograder/__init__.py"), "/tmp/work"
     assert f"READ {package}" in lines and f"WROTE {own_folder}" in lines, "controls: allowed"
