@@ -73,7 +73,8 @@ def to_wire(value: Any, keep: "callable", depth: int = 0) -> Any:
     if isinstance(value, numbers.Real):
         return float(value)
     if isinstance(value, torch.Tensor):
-        return value.detach().as_subclass(torch.Tensor)
+        # A copy: torch.save writes a view's whole storage, and a subclass may not load.
+        return value.detach().as_subclass(torch.Tensor).clone()
     if depth > 8:
         return opaque(value)
     if isinstance(value, tuple | list):

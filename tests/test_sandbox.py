@@ -93,3 +93,9 @@ def test_a_sandbox_that_cannot_start_stops_grading_and_records_nothing(tmp_path,
         grade(tmp_path / "course", "nn-review", tmp_path / "submitted")
     assert not list((tmp_path / "course").glob("autograded/*/*/autograder.json"))
     assert not (tmp_path / "course/grades.csv").exists()
+
+
+def test_a_small_view_of_a_large_tensor_travels_small():
+    big = torch.zeros(2**24)
+    payload = wire.encode(wire.to_wire(big[:4], keep=lambda value: None))
+    assert len(payload) < 10_000
