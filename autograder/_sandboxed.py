@@ -19,6 +19,8 @@ import shutil
 import signal
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -107,15 +109,21 @@ class Child:
                 os._exit(0)  # a process the student forked: only the child itself may answer
             wire.write_frame(self.channel_out, reply)
 
-    def do_exec(self, request: dict) -> dict:
+    @contextmanager
+    def captured(self) -> Iterator[CappedText]:
+        """What the student's code prints meanwhile, up to the output limit."""
         stdout = CappedText(self.config["output_chars"])
-        self.shell.last_traceback = ""
         saved = sys.stdout, sys.stderr
         sys.stdout = sys.stderr = stdout
         try:
-            result = self.shell.run_cell(request["source"], store_history=False)
+            yield stdout
         finally:
             sys.stdout, sys.stderr = saved
+
+    def do_exec(self, request: dict) -> dict:
+        self.shell.last_traceback = ""
+        with self.captured() as stdout:
+            result = self.shell.run_cell(request["source"], store_history=False)
         error = result.error_before_exec or result.error_in_exec
         return {
             "output": stdout.getvalue(),
@@ -137,13 +145,14 @@ class Child:
 
     def resolve(self, value: Any) -> Any:
         """Turn the grader's ``__remote__`` markers back into the objects they stand for."""
-        if isinstance(value, dict) and "__remote__" in value:
-            return self.handles[value["__remote__"]]
-        if isinstance(value, tuple | list):
-            return type(value)(self.resolve(v) for v in value)
-        if isinstance(value, dict):
-            return {k: self.resolve(v) for k, v in value.items()}
-        return value
+        return wire.rebuild(
+            value,
+            lambda v: (
+                self.handles[v["__remote__"]]
+                if isinstance(v, dict) and "__remote__" in v
+                else wire.KEEP
+            ),
+        )
 
     def do_invoke(self, request: dict) -> dict:
         target = self.handles[request["handle"]]
@@ -154,13 +163,8 @@ class Child:
                 raise ValueError(f"not a probe: {request['probe']}")
             probe = getattr(importlib.import_module(module), name)
         args, kwargs = self.resolve(request["args"]), self.resolve(request["kwargs"])
-        stdout = CappedText(self.config["output_chars"])
-        saved = sys.stdout, sys.stderr
-        sys.stdout = sys.stderr = stdout
-        try:
+        with self.captured():  # prints inside a checked call are not shown
             outcome = run_here(target, args, kwargs, probe=probe, **request["options"])
-        finally:
-            sys.stdout, sys.stderr = saved
         return {
             "value": wire.to_wire(outcome.value, self.keep),
             "error": None if outcome.error is None else vars(outcome.error),

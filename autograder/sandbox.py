@@ -215,8 +215,7 @@ class Sandbox:
             raise SandboxCrashed(str(error)) from None
 
     def send(self, message: Any) -> None:
-        payload = wire.encode(message)
-        data = memoryview(wire.HEADER.pack(len(payload)) + payload)
+        data = memoryview(wire.frame(message))
         try:
             while data:
                 data = data[os.write(self.process.stdin.fileno(), data) :]
@@ -313,8 +312,8 @@ class Session:
         message = {
             "op": "invoke",
             "handle": handle,
-            "args": _rewire(args),
-            "kwargs": _rewire(kwargs),
+            "args": wire.rebuild(args, _handle_marker),
+            "kwargs": wire.rebuild(kwargs, _handle_marker),
             "probe": f"{probe.__module__}:{probe.__qualname__}" if probe else None,
             "options": options,
         }
@@ -335,6 +334,10 @@ class Session:
             self.sandbox.send({"op": "end"})
 
     def _unwire(self, value: Any) -> Any:
+        """A reply's value with its marker dicts turned into stand-ins."""
+        return wire.rebuild(value, self._stand_in)
+
+    def _stand_in(self, value: Any) -> Any:
         if isinstance(value, dict) and "__remote__" in value:
             name, type_name = str(value.get("name")), str(value.get("type"))
             if value.get("callable"):
@@ -344,22 +347,12 @@ class Session:
             return Remote(self, int(value["__remote__"]), name, type_name)
         if isinstance(value, dict) and "__opaque__" in value:
             return Opaque(str(value["__opaque__"]), str(value.get("repr")))
-        if isinstance(value, tuple | list):
-            return type(value)(self._unwire(v) for v in value)
-        if isinstance(value, dict):
-            return {k: self._unwire(v) for k, v in value.items()}
-        return value
+        return wire.KEEP
 
 
-def _rewire(value: Any) -> Any:
-    """The grader's arguments with each :class:`Remote` replaced by its handle marker."""
-    if isinstance(value, Remote):
-        return {"__remote__": value._handle}
-    if isinstance(value, tuple | list):
-        return type(value)(_rewire(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _rewire(v) for k, v in value.items()}
-    return value
+def _handle_marker(value: Any) -> Any:
+    """A :class:`Remote` in the grader's arguments travels as its handle marker."""
+    return {"__remote__": value._handle} if isinstance(value, Remote) else wire.KEEP
 
 
 def _raised(error: Any) -> Raised | None:

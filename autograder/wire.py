@@ -11,11 +11,13 @@ another kind (a NumPy array, say).
 import io
 import numbers
 import struct
+from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import torch
 
 HEADER = struct.Struct(">Q")
+KEEP = object()  # what a ``rebuild`` replacement returns to leave an item as it is
 
 
 class FrameError(RuntimeError):
@@ -37,9 +39,14 @@ def decode(payload: bytes, trusted: bool = False) -> Any:
         raise FrameError(f"unreadable reply ({type(error).__name__})") from None
 
 
-def write_frame(stream: BinaryIO, message: Any) -> None:
+def frame(message: Any) -> bytes:
+    """``message`` as one frame: its payload's length, then the payload."""
     payload = encode(message)
-    stream.write(HEADER.pack(len(payload)) + payload)
+    return HEADER.pack(len(payload)) + payload
+
+
+def write_frame(stream: BinaryIO, message: Any) -> None:
+    stream.write(frame(message))
     stream.flush()
 
 
@@ -63,7 +70,7 @@ def read_frame(stream: BinaryIO, max_bytes: int, trusted: bool = False) -> Any:
     return decode(read_exactly(stream, size), trusted)
 
 
-def to_wire(value: Any, keep: "callable", depth: int = 0) -> Any:
+def to_wire(value: Any, keep: Callable[[Any], dict], depth: int = 0) -> Any:
     """``value`` as data ``decode`` accepts. ``keep(obj)`` stores an object that must stay
     where it is and returns its ``__remote__`` marker."""
     if value is None or isinstance(value, bool | str | bytes):
@@ -85,6 +92,20 @@ def to_wire(value: Any, keep: "callable", depth: int = 0) -> Any:
     if type(value).__module__.startswith("numpy"):
         return opaque(value)
     return keep(value)
+
+
+def rebuild(value: Any, replace: Callable[[Any], Any]) -> Any:
+    """``value`` with its containers (tuples, lists, dicts) rebuilt and every item, the
+    containers themselves first, passed through ``replace``, which returns a replacement
+    or ``KEEP``. The marker dicts above are swapped this way in both directions."""
+    replaced = replace(value)
+    if replaced is not KEEP:
+        return replaced
+    if isinstance(value, tuple | list):
+        return type(value)(rebuild(v, replace) for v in value)
+    if isinstance(value, dict):
+        return {k: rebuild(v, replace) for k, v in value.items()}
+    return value
 
 
 def opaque(value: Any) -> dict:

@@ -116,9 +116,14 @@ def call_student(
     :func:`invoke` and fail with a student-facing message when the call raises, uses a
     forbidden routine, or (with ``inputs_frozen``) changes a tensor input.
     ``explain`` may turn an exception into a more specific first line."""
-    snapshots = [a.detach().clone() if isinstance(a, torch.Tensor) else None for a in args]
+    check_inputs = inputs_frozen and probe is None
+    snapshots = (
+        [a.detach().clone() if isinstance(a, torch.Tensor) else None for a in args]
+        if check_inputs
+        else []
+    )
     outcome = invoke(
-        fn, args, kwargs, forbid=forbid, probe=probe, inference=inference, keep_args=inputs_frozen
+        fn, args, kwargs, forbid=forbid, probe=probe, inference=inference, keep_args=check_inputs
     )
     if outcome.error is not None:
         if outcome.error.is_a("NotImplementedError"):
@@ -134,7 +139,7 @@ def call_student(
             f"uses {used}, which this exercise asks you not to call. "
             "Write the computation yourself with basic tensor operations.",
         )
-    if inputs_frozen and probe is None:
+    if check_inputs:
         names = list(_argument_names(fn, args, kwargs))
         for position, (before, after) in enumerate(
             zip(snapshots, outcome.args_after, strict=False)
