@@ -44,13 +44,12 @@ def _release(args: argparse.Namespace) -> int:
 
 
 def _device(choice: str) -> str:
-    import torch
+    from .device import get_device  # imports torch: only when grading
 
-    if choice == "cuda" and not torch.cuda.is_available():
-        raise CourseError("--device cuda: no CUDA device is visible on this machine.")
-    if choice == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return choice
+    try:
+        return get_device(choice).type
+    except RuntimeError as error:
+        raise CourseError(f"--device {choice}: {error}") from None
 
 
 def _grade(args: argparse.Namespace) -> int:
@@ -62,7 +61,7 @@ def _grade(args: argparse.Namespace) -> int:
         raise CourseError("--timeout must be a positive number of seconds.")
     for flag, field, _ in LIMIT_OPTIONS:
         if getattr(args, field) < 1:
-            raise CourseError(f"{flag} must be a positive number.")
+            raise CourseError(f"{flag} must be positive.")
     limits = Limits(
         timeout=args.timeout, **{field: getattr(args, field) for _, field, _ in LIMIT_OPTIONS}
     )

@@ -33,7 +33,6 @@ from . import checks
 from .checks._student import StudentError
 from .sandbox import Limits, Sandbox, SandboxCrashed, SandboxGone, SandboxTimeout, Session
 
-STATUSES = ("passed", "failed", "error", "timeout", "tampered", "missing")
 MAX_RESTARTS = 3
 
 

@@ -182,7 +182,10 @@ def test_bad_arguments_and_broken_course_folders_exit_2_with_a_message(tmp_path)
         (["grade", ASSIGNMENT, tmp_path, "--course", tmp_path / "afile"], "not a course folder"),
         (["grade", ASSIGNMENT, tmp_path, "--workers", "0"], "--workers"),
         (["grade", ASSIGNMENT, tmp_path, "--db", "nosuchdb://x"], "gradebook"),
+        (["grade", ASSIGNMENT, tmp_path, "--memory-mb", "0"], "--memory-mb must be positive"),
     ]
+    if not torch.cuda.is_available():
+        cases.append((["grade", ASSIGNMENT, tmp_path, "--device", "cuda"], "no CUDA GPU"))
     for args, message in cases:
         run = _cli(
             *args,

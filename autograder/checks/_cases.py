@@ -93,7 +93,7 @@ def _argument_names(fn: Callable, args: tuple, kwargs: dict) -> dict[str, Any]:
         return {f"argument {i + 1}": a for i, a in enumerate(args)} | kwargs
 
 
-def first_line(error: Raised) -> str:
+def raised_line(error: Raised) -> str:
     """``raised ValueError: the first line of its message``."""
     message = error.message.strip().splitlines()[0] if error.message.strip() else ""
     return f"raised {error.type_name}: {message}"
@@ -130,8 +130,8 @@ def call_student(
             fail(name, NOT_IMPLEMENTED)
         explanation = explain(outcome.error)
         if explanation:
-            fail(name, explanation, where, first_line(outcome.error))
-        fail(name, first_line(outcome.error), where)
+            fail(name, explanation, where, raised_line(outcome.error))
+        fail(name, raised_line(outcome.error), where)
     if outcome.forbidden:
         used = " and ".join(outcome.forbidden)
         fail(
