@@ -148,7 +148,7 @@ def read_submission(data: bytes, limits: Limits) -> nbformat.NotebookNode:
             "Jupyter, save it (format 4) and submit again."
         )
     try:
-        notebook = nbformat.reads(text, as_version=4)
+        notebook = nbformat.v4.to_notebook_json(content)  # the JSON is parsed once, above
         nbformat.validate(notebook)
     except Exception as error:  # nbformat's ValidationError and friends
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

@@ -10,18 +10,28 @@ import nbformat
 
 from .release import REPO
 
-MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*$", re.MULTILINE)
+MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*(\n|\Z)", re.MULTILINE)
+
+
+def source_notebook(assignment: str) -> nbformat.NotebookNode:
+    """The nbgrader source notebook: reference solutions and hidden tests."""
+    return nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+
+
+def without_markers(source: str) -> str:
+    """A solution cell's code with its ``### BEGIN/END SOLUTION`` lines removed."""
+    return MARKERS.sub("", source)
 
 
 def load(assignment: str, names: list[str]) -> dict[str, Any]:
     """Run the setup cell and the solution cells that define ``names`` of ``assignment``'s
     source notebook in a fresh namespace; return those names."""
-    notebook = nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", 4)
+    notebook = source_notebook(assignment)
     namespace: dict[str, Any] = {}
     with contextlib.redirect_stdout(io.StringIO()):  # the setup cell greets the student
         for cell in notebook.cells:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
             if grade_id == "setup" or grade_id in names:
-                code = compile(MARKERS.sub("", cell.source), f"<{assignment}:{grade_id}>", "exec")
+                code = compile(without_markers(cell.source), f"<{assignment}:{grade_id}>", "exec")
                 exec(code, namespace)
     return {name: namespace[name] for name in names}

@@ -11,14 +11,10 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
+from autograder.reference import source_notebook, without_markers
 from autograder.release import REPO, nbgrader_api
 
-SOLUTION = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*(\n|\Z)", re.MULTILINE)
 HIDDEN = re.compile(r"^[ \t]*### (BEGIN|END) HIDDEN TESTS[ \t]*\n?", re.MULTILINE)
-
-
-def source_notebook(assignment: str) -> nbformat.NotebookNode:
-    return nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
 
 
 def released_notebook(assignment: str) -> nbformat.NotebookNode:
@@ -32,7 +28,7 @@ def grade_id(cell) -> str | None:
 def reference_code(assignment: str) -> dict[str, str]:
     """Each solution cell's reference code, markers removed, by grade_id."""
     return {
-        grade_id(c): SOLUTION.sub("", c.source)
+        grade_id(c): without_markers(c.source)
         for c in source_notebook(assignment).cells
         if c.metadata.get("nbgrader", {}).get("solution")
     }
