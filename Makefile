@@ -8,10 +8,12 @@ SYSTEM := $(VENV)/.system-packages
 
 .PHONY: book test test-fast bench release lint format clean
 
-$(INSTALLED): pyproject.toml
+# The whole toolchain (the dev extra), torch pinned by constraints.txt to the CPU wheel the
+# build machines hold. A student's install is only `pip install cnn-course` (see README).
+$(INSTALLED): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(INSTALLED)
 
 # Debian packages the tests use: bubblewrap (the grading sandbox) and chromium (browser tests).
@@ -32,7 +34,8 @@ $(MATHJAX):
 	mkdir -p _vendor/mathjax/output/chtml/fonts
 	cp -r $(VENV)/mathjax-pack/package/es5/output/chtml/fonts/woff-v2 _vendor/mathjax/output/chtml/fonts/
 
-## Build the textbook into _build/html (notebooks executed, results cached).
+## Build the textbook into _build/html (notebooks executed, results cached), with the student
+## wheel the notebooks install in _build/html/_static/wheels/ (book/_ext/course_site.py).
 book: $(INSTALLED) $(MATHJAX)
 	$(BIN)/jupyter-book build . -W --keep-going
 

@@ -17,7 +17,6 @@ from . import export, report
 from .collect import collect
 from .course import Course, write_atomically
 from .engine import Runner
-from .release import REPO
 from .sandbox import Limits
 
 
@@ -40,9 +39,11 @@ class Summary:
 
 
 def _hidden_paths(course: Course, submissions: Path) -> list[Path]:
-    """What student code must not see: the course folder, the submissions, the repository
-    (solutions and hidden tests), home folders, and a SQLite gradebook wherever it is."""
-    hidden = [course.root, submissions.resolve(), REPO, Path.home(), Path("/home"), Path("/root")]
+    """What student code must not see: the course folder, the submissions, the course's
+    sources (solutions and hidden tests) wherever they are, home folders, and a SQLite
+    gradebook wherever it is."""
+    hidden = [course.root, submissions.resolve(), *course.sources.secret_places()]
+    hidden += [Path.home(), Path("/home"), Path("/root")]
     url = make_url(course.db_url)
     if url.drivername.startswith("sqlite") and url.database:
         hidden.append(Path(url.database).resolve().parent)

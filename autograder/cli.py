@@ -20,6 +20,7 @@ from . import release as releasing
 from .collect import CollectError
 from .course import Course, CourseError
 from .sandbox import Limits, SandboxUnavailable, bubblewrap
+from .sources import NoCourse, Sources, find
 
 DEFAULTS = Limits()
 LIMIT_OPTIONS = [  # (flag, Limits field, what it bounds)
@@ -30,16 +31,37 @@ LIMIT_OPTIONS = [  # (flag, Limits field, what it bounds)
 ]
 
 
+def _sources(args: argparse.Namespace) -> Sources:
+    return find(source=args.source)
+
+
+def _course(args: argparse.Namespace) -> Course:
+    """The course folder: ``--course``, else the root the course's config sets, else
+    ``./course``."""
+    sources = _sources(args)
+    configured = sources.config.CourseDirectory.get("root")
+    default = sources.root / configured if configured else Path("course")
+    return Course(args.course or default, sources, args.db)
+
+
 def _release(args: argparse.Namespace) -> int:
+    sources = _sources(args)
     if args.check:
-        stale = releasing.stale()
+        stale = releasing.stale(sources)
         for name in stale:
             print(
-                f"exercises/{name} is out of date: run `autograder release {name}`", file=sys.stderr
+                f"{sources.released(name)} is out of date: run `autograder release {name}`",
+                file=sys.stderr,
             )
         return 1 if stale else 0
-    for path in releasing.release(args.assignments or None):
-        print(f"wrote {path.relative_to(releasing.REPO)}")
+    if releasing.install_source(sources) == "":
+        print(
+            "autograder: note: repository.url is not set in _config.yml, so the released "
+            "notebooks cannot install the checks by themselves (see README, 'Teach this course').",
+            file=sys.stderr,
+        )
+    for path in releasing.release(sources, args.assignments or None):
+        print(f"wrote {path}")
     return 0
 
 
@@ -67,7 +89,7 @@ def _grade(args: argparse.Namespace) -> int:
     )
     device = _device(args.device)
     os.environ["AUTOGRADER_DEVICE"] = device
-    course = Course(args.course, args.db)
+    course = _course(args)
     if bubblewrap() is None:
         print(
             "autograder: warning: bubblewrap (bwrap) is not available, so student code runs "
@@ -92,7 +114,7 @@ def _grade(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from . import export
 
-    course = Course(args.course, args.db)
+    course = _course(args)
     assignment = course.prepare(args.assignment)
     for path in export.write(course, assignment, course.results(assignment)):
         print(f"wrote {path}")
@@ -102,16 +124,29 @@ def _export(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from . import report
 
-    course = Course(args.course, args.db)
+    course = _course(args)
     assignment = course.prepare(args.assignment)
     print(f"wrote {report.write_report(course, assignment, course.results(assignment))}")
     return 0
 
 
+def _source_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--source",
+        type=Path,
+        help="the folder of source notebooks (default: the source_directory of the "
+        "nbgrader_config.py in this folder or above)",
+    )
+
+
 def _course_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("assignment", help="assignment name, e.g. conv-layers")
+    _source_option(command)
     command.add_argument(
-        "--course", type=Path, default=Path("course"), help="course folder (default: ./course)"
+        "--course",
+        type=Path,
+        help="folder for submissions, graded notebooks and reports (default: the course "
+        "root nbgrader_config.py sets, else ./course)",
     )
     command.add_argument(
         "--db", help="gradebook as an SQLAlchemy URL (default: SQLite in the course folder)"
@@ -130,6 +165,7 @@ def parser() -> argparse.ArgumentParser:
     release.add_argument(
         "--check", action="store_true", help="only report assignments whose exercises/ is stale"
     )
+    _source_option(release)
     release.set_defaults(run=_release)
 
     grade = commands.add_parser("grade", help="grade a folder or .zip of submissions")
@@ -168,7 +204,13 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=".*relationship.*")
     try:
         return args.run(args)
-    except (releasing.ReleaseError, CourseError, CollectError, SandboxUnavailable) as error:
+    except (
+        releasing.ReleaseError,
+        CourseError,
+        CollectError,
+        SandboxUnavailable,
+        NoCourse,
+    ) as error:
         print(f"autograder: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

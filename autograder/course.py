@@ -28,8 +28,9 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from . import __version__
 from .engine import Assignment, CellResult, Graded
-from .release import REPO, nbgrader_api
+from .release import nbgrader_api
 from .sandbox import Limits
+from .sources import Sources
 
 RESULT_FILE = "autograder.json"
 
@@ -47,10 +48,14 @@ def write_atomically(path: Path, data: bytes) -> None:
 
 
 class Course:
-    def __init__(self, root: Path, db_url: str | None = None, source_root: Path = REPO):
+    """The working folder ``root`` of the course whose notebooks are ``sources``; the
+    gradebook is ``db_url``, else the one the course's config names, else
+    ``root/gradebook.db``."""
+
+    def __init__(self, root: Path, sources: Sources, db_url: str | None = None):
         self.root = Path(root).resolve()
-        self.db_url = db_url or f"sqlite:///{self.root / 'gradebook.db'}"
-        self.source_root = source_root
+        self.sources = sources
+        self.db_url = db_url or sources.db_url or f"sqlite:///{self.root / 'gradebook.db'}"
         if self.root.exists() and not self.root.is_dir():
             raise CourseError(f"{self.root} is a file, not a course folder.")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -87,7 +92,7 @@ class Course:
     def prepare(self, assignment: str) -> Assignment:
         """Make sure the gradebook knows ``assignment`` as it is in solutions/ now (nbgrader
         generate_assignment, only when the source changed) and load it."""
-        source = self.source_root / "solutions" / assignment / f"{assignment}.ipynb"
+        source = self.sources.notebook(assignment)
         if not source.exists():
             raise CourseError(f"no assignment {assignment!r}: {source} does not exist.")
         stamp = self.root / "release" / assignment / ".source.sha256"
@@ -96,7 +101,7 @@ class Course:
         if not current:
             try:
                 result = nbgrader_api(
-                    self.source_root, self.root / "release", self.db_url
+                    self.sources, self.root / "release", self.db_url
                 ).generate_assignment(assignment, force=True)
             except Exception as error:  # an unreachable database, a broken URL
                 raise CourseError(f"cannot use the gradebook {self.db_url}: {error}") from None

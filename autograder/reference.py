@@ -8,14 +8,18 @@ from typing import Any
 
 import nbformat
 
-from .release import REPO
+from . import sources as course_sources
 
 MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*(\n|\Z)", re.MULTILINE)
 
 
-def source_notebook(assignment: str) -> nbformat.NotebookNode:
-    """The nbgrader source notebook: reference solutions and hidden tests."""
-    return nbformat.read(REPO / "solutions" / assignment / f"{assignment}.ipynb", as_version=4)
+def source_notebook(
+    assignment: str, sources: course_sources.Sources | None = None
+) -> nbformat.NotebookNode:
+    """The nbgrader source notebook (reference solutions and hidden tests) of the course
+    ``sources`` (default: the one found from the working directory)."""
+    sources = sources or course_sources.find()
+    return nbformat.read(sources.notebook(assignment), as_version=4)
 
 
 def without_markers(source: str) -> str:

@@ -1,66 +1,94 @@
-"""Generate the student notebooks in exercises/ from the sources in solutions/.
+"""Generate the student notebooks (exercises/) from the course's sources (solutions/).
 
 A thin layer over nbgrader's ``generate_assignment`` (solutions replaced by stubs, hidden
-tests removed, cells locked and checksummed), configured by the root ``nbgrader_config.py``.
+tests removed, cells locked and checksummed), configured by the course's
+``nbgrader_config.py``. Before generating, the source notebooks' install cell is pointed at
+the wheel the course's site publishes (see :mod:`autograder.hosting`), so that a released
+notebook opened anywhere can install the checks it needs.
 """
 
 import json
 import os
+import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+import nbformat
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
-from traitlets.config.loader import PyFileConfigLoader
 
-REPO = Path(__file__).resolve().parent.parent
-CONFIG_FILE = "nbgrader_config.py"
+from .hosting import BOOK_CONFIG, Hosting
+from .sources import Sources, assignment_notebook
+
+INSTALL_CELL = "install"
+INSTALL_SOURCE = re.compile(r'^COURSE_PACKAGE = ".*"$', re.MULTILINE)
 
 
 class ReleaseError(RuntimeError):
     """nbgrader could not generate an assignment; the message carries its log."""
 
 
-def assignments(root: Path = REPO) -> list[str]:
-    """Names of the assignments in solutions/: each folder holding a same-named notebook."""
-    source = root / "solutions"
-    return sorted(p.parent.name for p in source.glob("*/*.ipynb") if p.stem == p.parent.name)
-
-
-def nbgrader_api(root: Path, release_dir: Path, db_url: str) -> NbGraderAPI:
-    """nbgrader's API for the sources under ``root``, releasing into ``release_dir``, with
-    the gradebook at ``db_url``."""
+def nbgrader_api(sources: Sources, release_dir: Path, db_url: str) -> NbGraderAPI:
+    """nbgrader's API for ``sources``, releasing into ``release_dir``, with the gradebook
+    at ``db_url``."""
     # nbgrader runs the `alembic` script by name; make this environment's scripts findable
     # even when the venv is not activated.
     scripts = str(Path(sys.executable).parent)
     if scripts not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
-    config = PyFileConfigLoader(CONFIG_FILE, path=str(root)).load_config()
-    config.CourseDirectory.root = str(root)
+    config = sources.config.copy()
+    config.CourseDirectory.root = str(sources.root)
+    config.CourseDirectory.source_directory = str(sources.source_dir)
     config.CourseDirectory.release_directory = str(release_dir)
     config.CourseDirectory.db_url = db_url
     return NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
 
 
+def install_source(sources: Sources) -> str | None:
+    """What the install cell should install from: the site's wheel ('' when the course's
+    repository is unset); None for a course without a book config (left as written)."""
+    if not (sources.root / BOOK_CONFIG).is_file():
+        return None
+    return Hosting.read(sources.root).wheel_url
+
+
+def point_install_cell(path: Path, url: str) -> bool:
+    """Set ``COURSE_PACKAGE`` in the notebook's install cell to ``url``; True if it changed."""
+    notebook = nbformat.read(path, as_version=4)
+    changed = False
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == INSTALL_CELL:
+            pointed = INSTALL_SOURCE.sub(f"COURSE_PACKAGE = {json.dumps(url)}", cell.source)
+            changed |= pointed != cell.source
+            cell.source = pointed
+    if changed:
+        nbformat.write(notebook, path)
+    return changed
+
+
 def release(
-    names: list[str] | None = None, root: Path = REPO, release_dir: Path | None = None
+    sources: Sources, names: list[str] | None = None, release_dir: Path | None = None
 ) -> list[Path]:
     """Generate the released notebooks for ``names`` (default: every assignment) into
-    ``release_dir`` (default: ``root/exercises``) and return their paths."""
-    names = names or assignments(root)
-    release_dir = Path(release_dir or root / "exercises").resolve()
-    unknown = sorted(set(names) - set(assignments(root)))
+    ``release_dir`` (default: the course's release directory) and return their paths."""
+    names = names or sources.assignments()
+    release_dir = Path(release_dir or sources.release_dir).resolve()
+    unknown = sorted(set(names) - set(sources.assignments()))
     if unknown:
-        raise ReleaseError(f"no source notebook for {', '.join(unknown)} in {root / 'solutions'}")
+        raise ReleaseError(f"no source notebook for {', '.join(unknown)} in {sources.source_dir}")
+    url = install_source(sources)
     written = []
     with tempfile.TemporaryDirectory() as scratch:
-        api = nbgrader_api(root, release_dir, f"sqlite:///{scratch}/gradebook.db")
+        api = nbgrader_api(sources, release_dir, f"sqlite:///{scratch}/gradebook.db")
         for name in names:
+            if url is not None:
+                point_install_cell(sources.notebook(name), url)
             result = api.generate_assignment(name, force=True)
             if not result["success"]:
                 raise ReleaseError(f"nbgrader could not generate {name}:\n{result.get('log', '')}")
-            written.append(release_dir / name / f"{name}.ipynb")
+            written.append(assignment_notebook(release_dir, name))
     return written
 
 
@@ -78,14 +106,28 @@ def normalised(path: Path) -> list[dict]:
     ]
 
 
-def stale(root: Path = REPO) -> list[str]:
-    """Assignments whose committed exercises/ notebook differs from a fresh release."""
+def stale(sources: Sources) -> list[str]:
+    """Assignments whose committed release differs from a fresh one, or whose install cell
+    does not point where the course's book config says."""
+    url = install_source(sources)
     with tempfile.TemporaryDirectory() as fresh:
-        release(root=root, release_dir=Path(fresh))
+        fresh_sources = _copy_sources(sources, Path(fresh) / "sources")
+        release(fresh_sources, release_dir=Path(fresh) / "release")
         return [
             name
-            for name in assignments(root)
-            if not (root / "exercises" / name / f"{name}.ipynb").exists()
-            or normalised(root / "exercises" / name / f"{name}.ipynb")
-            != normalised(Path(fresh) / name / f"{name}.ipynb")
+            for name in sources.assignments()
+            if not sources.released(name).exists()
+            or normalised(sources.released(name))
+            != normalised(assignment_notebook(Path(fresh) / "release", name))
+            or url is not None
+            and normalised(sources.notebook(name)) != normalised(fresh_sources.notebook(name))
         ]
+
+
+def _copy_sources(sources: Sources, folder: Path) -> Sources:
+    """The same course with its source notebooks copied to ``folder`` (so that checking
+    for staleness writes nothing into the course)."""
+    shutil.copytree(sources.source_dir, folder)
+    if (sources.root / BOOK_CONFIG).is_file():
+        shutil.copy(sources.root / BOOK_CONFIG, folder.parent / BOOK_CONFIG)
+    return Sources(folder.parent, folder, sources.release_dir, sources.config)

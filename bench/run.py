@@ -14,12 +14,13 @@ from pathlib import Path
 import nbformat
 import torch
 
-from autograder.release import REPO, nbgrader_api
+from autograder.release import nbgrader_api
 from autograder.timing import SETTINGS, measure
 
+REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 from catalogue import WRONG  # noqa: E402
-from notebooks import submission  # noqa: E402
+from notebooks import SOURCES, submission  # noqa: E402
 
 ASSIGNMENT = "conv-layers"
 STUDENTS = 40
@@ -73,11 +74,12 @@ def nbgrader_serial(submitted: Path, course: Path) -> dict[str, float]:
 
     course.mkdir(parents=True)
     db_url = f"sqlite:///{course}/gradebook.db"
-    assert nbgrader_api(REPO, course / "release", db_url).generate_assignment(ASSIGNMENT)["success"]
+    api = nbgrader_api(SOURCES, course / "release", db_url)
+    assert api.generate_assignment(ASSIGNMENT)["success"]
     shutil.copytree(submitted, course / "submitted")
     config = Config()
     config.CourseDirectory.root = str(course)
-    config.CourseDirectory.source_directory = str(REPO / "solutions")
+    config.CourseDirectory.source_directory = str(SOURCES.source_dir)
     config.CourseDirectory.db_url = db_url
     api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     for student in sorted(p.name for p in submitted.iterdir()):

@@ -5,6 +5,7 @@ import csv
 from pathlib import Path
 
 import nbformat
+from notebooks import SOURCES
 
 from autograder.batch import Summary, grade_batch
 from autograder.course import Course
@@ -36,7 +37,7 @@ def grade(
     device: str = "cpu",
 ) -> tuple[Summary, dict[str, dict[str, CellResult]]]:
     summary = grade_batch(
-        Course(course),
+        Course(course, SOURCES),
         assignment,
         submissions,
         workers=workers,
@@ -48,7 +49,7 @@ def grade(
 
 
 def results(course: Path, assignment: str) -> dict[str, dict[str, CellResult]]:
-    c = Course(course)
+    c = Course(course, SOURCES)
     found = c.results(c.prepare(assignment))
     return {student: {cell.grade_id: cell for cell in cells} for student, cells in found.items()}
 

@@ -11,14 +11,23 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
-from autograder.reference import source_notebook, without_markers
-from autograder.release import REPO, nbgrader_api
+from autograder import reference
+from autograder.reference import without_markers
+from autograder.release import nbgrader_api
+from autograder.sources import find
+
+REPO = Path(__file__).resolve().parent.parent
+SOURCES = find(REPO)  # this repository's course: nbgrader_config.py, solutions/, exercises/
 
 HIDDEN = re.compile(r"^[ \t]*### (BEGIN|END) HIDDEN TESTS[ \t]*\n?", re.MULTILINE)
 
 
 def released_notebook(assignment: str) -> nbformat.NotebookNode:
-    return nbformat.read(REPO / "exercises" / assignment / f"{assignment}.ipynb", as_version=4)
+    return nbformat.read(SOURCES.released(assignment), as_version=4)
+
+
+def source_notebook(assignment: str) -> nbformat.NotebookNode:
+    return reference.source_notebook(assignment, SOURCES)
 
 
 def grade_id(cell) -> str | None:
@@ -74,11 +83,11 @@ def autograde(
     """Grade each student's notebook with nbgrader's autograde; results from its gradebook."""
     course.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{course}/gradebook.db"
-    api = nbgrader_api(REPO, course / "release", db_url)
+    api = nbgrader_api(SOURCES, course / "release", db_url)
     assert api.generate_assignment(assignment)["success"]
     config = Config()
     config.CourseDirectory.root = str(course)
-    config.CourseDirectory.source_directory = str(REPO / "solutions")
+    config.CourseDirectory.source_directory = str(SOURCES.source_dir)
     config.CourseDirectory.db_url = db_url
     config.ExecutePreprocessor.timeout = 120
     grader = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)

@@ -14,9 +14,8 @@ import zipfile
 import nbformat
 import pytest
 from grading import as_bytes, grade, read_csv, scores, write_batch
-from notebooks import reference_code, submission
+from notebooks import REPO, reference_code, submission
 
-from autograder.release import REPO
 from autograder.sandbox import Limits, bubblewrap
 
 pytestmark = pytest.mark.slow

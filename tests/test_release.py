@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from notebooks import released_notebook
+from notebooks import SOURCES, released_notebook
 
 from autograder import release
 from autograder.cli import main
@@ -33,28 +33,26 @@ CONTRACT = {
 
 
 def test_assignments_are_found():
-    assert release.assignments() == ASSIGNMENTS
+    assert SOURCES.assignments() == ASSIGNMENTS
 
 
 @pytest.mark.slow
 def test_exercises_equal_a_fresh_release(tmp_path):
-    written = release.release(release_dir=tmp_path)
+    written = release.release(SOURCES, release_dir=tmp_path)
     assert [p.parent.name for p in written] == ASSIGNMENTS
     for path in written:
-        assert release.normalised(path) == release.normalised(
-            release.REPO / "exercises" / path.parent.name / path.name
-        )
-    assert release.stale() == []
+        assert release.normalised(path) == release.normalised(SOURCES.released(path.parent.name))
+    assert release.stale(SOURCES) == []
 
 
 def test_release_check_flags_a_stale_notebook(tmp_path, monkeypatch):
-    monkeypatch.setattr(release, "stale", lambda: ["conv-layers"])
+    monkeypatch.setattr(release, "stale", lambda sources: ["conv-layers"])
     assert main(["release", "--check"]) == 1
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_released_notebook_holds_no_solution_or_hidden_test(assignment):
-    text = (release.REPO / "exercises" / assignment / f"{assignment}.ipynb").read_text()
+    text = SOURCES.released(assignment).read_text()
     for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "seed="):
         assert marker not in text
     notebook = json.loads(text)
