@@ -10,18 +10,45 @@ import pytest
 import yaml
 
 from autograder.checks.sizes import expected_output_size
+from autograder.hosting import Hosting
 
 REPO = Path(__file__).resolve().parent.parent
 HTML = REPO / "_build" / "html"
 pytestmark = pytest.mark.slow
+# The site as a course that set its one setting publishes it (the repository's own
+# _config.yml leaves it unset: tests/test_sources.py covers that case).
+PUBLISHED = {
+    "repository": {"url": "https://github.com/Teach-Lab/cnn-course", "branch": "main"},
+    "launch_buttons": {"jupyterhub_url": "https://hub.teach-lab.org"},
+}
+
+
+def published_config(folder: Path) -> tuple[Path, Hosting]:
+    """_config.yml with the repository and hub set (its local extensions made absolute,
+    since jupyter-book reads them relative to the config file)."""
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    for key, values in PUBLISHED.items():
+        config[key] |= values
+    extensions = config["sphinx"]["local_extensions"]
+    config["sphinx"]["local_extensions"] = {k: str(REPO / v) for k, v in extensions.items()}
+    path = folder / "_config.yml"
+    path.write_text(yaml.safe_dump(config))
+    return path, Hosting.from_book_config(config)
 
 
 @pytest.fixture(scope="module")
-def site():
+def published(tmp_path_factory) -> tuple[Path, Hosting]:
+    return published_config(tmp_path_factory.mktemp("config"))
+
+
+@pytest.fixture(scope="module")
+def site(published):
     """A strict build: every page re-read (--all), warnings are errors, cells cached."""
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    config, _ = published
     result = subprocess.run(
-        [str(jupyter_book), "build", str(REPO), "--all", "-W", "--keep-going"],
+        [str(jupyter_book), "build", str(REPO), "--all", "-W", "--keep-going"]
+        + ["--config", str(config)],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -70,6 +97,22 @@ def test_exercise_notebooks_are_downloadable(site):
         links = re.findall(rf'href="([^"]*{name}\.ipynb)"', html)
         assert links, name
         assert (site / "book" / links[0]).resolve().is_file()
+
+
+def test_the_site_publishes_the_student_wheel(site, published):
+    import zipfile
+
+    _, hosting = published
+    wheel = site / hosting.wheel_url.removeprefix(hosting.site_url)
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+        requires = [
+            line for line in archive.read(metadata).decode().splitlines() if "extra ==" not in line
+        ]
+    assert "autograder/checks/__init__.py" in names and "autograder/device.py" in names
+    assert "Requires-Dist: torch>=2.1" in requires
+    assert not [line for line in requires if "nbgrader" in line or "jupyter-book" in line]
 
 
 def test_parameter_counts_in_the_text_are_computed(site):
@@ -229,6 +272,38 @@ def test_internal_links_resolve_and_exercise_notebooks_download(browser, served)
                     nbformat.validate(nbformat.reads(response.text(), as_version=4))
         page.close()
     assert sum(t.endswith(".ipynb") for t in seen) >= 2, "both exercise notebooks are linked"
+
+
+def test_exercises_page_links_each_notebook_from_the_one_setting(browser, served, published):
+    _, hosting = published
+    page, problems = open_page(browser, page_url(served, "book/exercises"))
+    boxes = page.locator(".notebook-links")
+    assert boxes.count() == 2
+    for box, assignment in zip(boxes.all(), ("nn-review", "conv-layers"), strict=True):
+        path = f"exercises/{assignment}/{assignment}.ipynb"
+        links = box.evaluate("b => [...b.querySelectorAll('a')].map(a => [a.innerText, a.href])")
+        labels = [label for label, _ in links]
+        assert labels == [
+            f"Download {assignment}.ipynb",
+            "Open in Colab",
+            "Open on Binder",
+            "Open on JupyterHub",
+        ]
+        hrefs = dict(links)
+        assert hrefs[f"Download {assignment}.ipynb"].startswith(served)
+        assert hrefs[f"Download {assignment}.ipynb"].endswith(f"/{assignment}.ipynb")
+        assert hrefs["Open in Colab"] == hosting.colab_link(path)
+        assert hrefs["Open on Binder"] == hosting.binder_link(path)
+        assert hrefs["Open on JupyterHub"] == hosting.jupyterhub_link(path)
+        assert all(url.startswith(("http://127.0.0.1", "https://")) for url in hrefs.values())
+    assert problems == []
+    page.close()
+
+
+def test_no_page_links_to_a_placeholder_or_example_domain(site):
+    for path in site.rglob("*.html"):
+        for url in re.findall(r'href="(https?://[^"]+)"', path.read_text(encoding="utf-8")):
+            assert not re.search(r"example\.(com|org|edu|net)|your-org", url), (path, url)
 
 
 def test_explorer_responds_and_explains_invalid_settings(browser, served):

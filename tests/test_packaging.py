@@ -53,7 +53,7 @@ def test_student_install_is_checks_torch_and_numpy_with_any_recent_torch():
 
 def test_extras_split_instructors_authors_and_developers():
     extras = {k: {name(r) for r in v} for k, v in PROJECT["optional-dependencies"].items()}
-    assert {"nbgrader", "jinja2", "tqdm"} <= extras["grade"]
+    assert {"nbgrader", "jinja2", "tqdm", "matplotlib"} <= extras["grade"]
     assert {"jupyter-book", "matplotlib", "scikit-learn"} <= extras["book"]
     assert {"pytest", "playwright", "ruff"} <= extras["dev"]
 
