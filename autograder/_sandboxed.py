@@ -1,14 +1,19 @@
 """The program that runs inside the sandbox (``python -m autograder._sandboxed CONFIG``).
 
-It imports torch, IPython and the checks once, then waits. For each submission the grader
-says ``start``; this process forks a child that executes the student's cells in a fresh
-IPython namespace and answers the grader's requests (run a cell, look a name up, call a
-student function) until ``end``. Between submissions every leftover process and file of
-the previous student is removed, so nothing carries over from one student to the next.
+It imports torch, IPython and the checks once, then waits: this *supervisor* never runs
+student code, and is not dumpable, so its children can neither trace it nor write its
+memory. For each submission the grader hands it, over the control socket (fd 0), a socket
+for that session alone; it forks a child that reads the ``start`` request from it and
+executes the student's cells in a fresh IPython namespace, answering the grader's
+requests (run a cell, look a name up, call a student function) until ``end``. Between
+submissions every leftover process is killed and every file removed; when something
+cannot be removed, the supervisor exits and the grader starts a new sandbox, so nothing
+carries over from one student to the next.
 
 Everything the grader receives from here is data (see ``autograder.wire``).
 """
 
+import ctypes
 import importlib
 import inspect
 import io
@@ -17,6 +22,7 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import sys
 import traceback
 from collections.abc import Iterator
@@ -187,20 +193,69 @@ def limit_resources(config: dict) -> None:
         resource.setrlimit(limit, (value, value))
 
 
-def clear(folder: str) -> None:
-    """Delete what a student wrote in ``folder``; mount points (the read-only views of the
-    interpreter and package, the hiding tmpfs mounts) stay."""
-    for entry in os.scandir(folder):
-        if os.path.ismount(entry.path):
-            continue
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path, ignore_errors=True)
+def mount_points(folders: list[str]) -> set[str]:
+    """The mount points under ``folders`` (the views of the interpreter and package, the
+    hiding tmpfs mounts) and the folders leading to them: what clearing keeps."""
+    keep = set()
+    with open("/proc/self/mountinfo") as mounts:
+        for line in mounts:
+            point = line.split()[4]
+            for folder in folders:
+                if point != folder and point.startswith(folder.rstrip("/") + "/"):
+                    while point != folder:
+                        keep.add(point)
+                        point = os.path.dirname(point)
+    return keep
+
+
+def _writable_again(function, path, _error) -> None:
+    """rmtree's error handler: a student made a folder read-only; make it ours again."""
+    for folder in (os.path.dirname(path), path):
+        try:
+            os.chmod(folder, 0o700, follow_symlinks=False)
+        except (OSError, NotImplementedError):
+            pass
+    try:
+        function(path)
+    except OSError:
+        pass  # found by the emptiness check
+
+
+def clear(folder: str, keep: set[str]) -> bool:
+    """Delete everything a student wrote in ``folder`` but the paths in ``keep``; True
+    when nothing else is left."""
+    try:
+        os.chmod(folder, 0o1777 if folder in ("/tmp", "/dev/shm") else 0o700)
+    except OSError:
+        pass
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return False
+    for entry in entries:
+        if entry.path in keep:
+            if not os.path.ismount(entry.path) and not clear(entry.path, keep):
+                return False
+        elif entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, onerror=_writable_again)
         else:
-            os.unlink(entry.path)
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                _writable_again(os.unlink, entry.path, None)
+    try:
+        return all(entry.path in keep for entry in os.scandir(folder))
+    except OSError:
+        return False
 
 
-def run_child(config: dict, request: dict, channel_in, channel_out) -> None:
+def run_child(config: dict, session: int) -> None:
     os.setsid()
+    channel_in = os.fdopen(session, "rb", buffering=0)
+    channel_out = os.fdopen(os.dup(session), "wb")
+    request = wire.read_frame(channel_in, TRUSTED_FRAME_BYTES, trusted=True)
+    if request.get("op") != "start":
+        return
     workdir = config["workdir"]
     os.makedirs(workdir, exist_ok=True)
     for name, content in request["files"].items():
@@ -233,8 +288,6 @@ def remove_leftovers(config: dict, child_pid: int) -> None:
                 break
         except ChildProcessError:
             break
-    for folder in config["scratch"]:
-        clear(folder)
 
 
 def warm_up() -> None:
@@ -249,34 +302,46 @@ def warm_up() -> None:
         wire.decode(wire.encode({"x": x, "n": (1, 2.0, "s")}), trusted)
 
 
+def not_dumpable() -> None:
+    """prctl(PR_SET_DUMPABLE, 0): processes of the same user (the students' children) can
+    no longer ptrace this one or open its /proc/<pid>/mem."""
+    if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
+
+
 def main() -> None:
     config = json.loads(sys.argv[1])
-    # The channel moves off fds 0 and 1 so that nothing a student prints can reach it.
-    channel_in = os.fdopen(os.dup(0), "rb", buffering=0)
-    channel_out = os.fdopen(os.dup(1), "wb")
+    control = socket.socket(fileno=os.dup(0))
+    # Nothing a student prints may reach the control socket: fds 0 and 1 become /dev/null.
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1):
         os.dup2(devnull, fd)
+    not_dumpable()
+    keep = mount_points(config["scratch"])
     warm_up()
-    wire.write_frame(channel_out, {"ready": True})
+    control.sendall(wire.READY)
     while True:
         try:
-            request = wire.read_frame(channel_in, TRUSTED_FRAME_BYTES, trusted=True)
-        except wire.FrameError:
+            message, fds, _, _ = socket.recv_fds(control, len(wire.START), 1)
+        except OSError:
             return
-        if request["op"] != "start":
+        if message != wire.START or len(fds) != 1:
             return
         pid = os.fork()
         if pid == 0:
             try:
-                run_child(config, request, channel_in, channel_out)
+                control.close()
+                run_child(config, fds[0])
             except BaseException:  # the grader sees the child end; the cause goes to stderr
                 traceback.print_exc()
             finally:
                 os._exit(0)
+        os.close(fds[0])
         os.waitpid(pid, 0)
         remove_leftovers(config, pid)
-        wire.write_frame(channel_out, {"ready": True})
+        if not all(clear(folder, keep) for folder in config["scratch"]):
+            return  # something a student left cannot be removed: a new sandbox, then
+        control.sendall(wire.READY)
 
 
 if __name__ == "__main__":

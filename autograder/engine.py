@@ -276,10 +276,17 @@ class Runner:
         self.sandbox.kill()
 
     def fresh_session(self, files: dict[str, bytes]) -> Session:
+        """A child for one submission; a used sandbox that cannot give one (an earlier
+        student stopped or broke it) is replaced by a new sandbox, which must."""
         if self.closed:
             raise SandboxCrashed("grading was stopped")
-        if not self.sandbox.alive:
-            self.sandbox = Sandbox(self.limits, self.device, self.hide)
+        if self.sandbox.alive:
+            try:
+                return self.sandbox.begin(files)
+            except SandboxGone:
+                if not self.sandbox.served or self.closed:
+                    raise
+        self.sandbox = Sandbox(self.limits, self.device, self.hide)
         return self.sandbox.begin(files)
 
     def grade(self, student: str, data: bytes, assignment: Assignment) -> Graded:
@@ -321,6 +328,7 @@ class Execution:
         self.completed: list[str] = []  # sources that ran, to replay after a restart
         self.restarts = 0
         self.session: Session | None = None
+        self.ends = float("inf")  # set once the child is up: waiting for it is not theirs
 
     def run(self) -> None:
         for cell in self.notebook.cells:
@@ -328,8 +336,9 @@ class Execution:
                 cell.outputs, cell.execution_count = [], None
         try:
             self.session = self.runner.fresh_session(self.files)
+            self.ends = time.monotonic() + self.limits.submission_seconds
             for number, step in enumerate(self.steps, 1):
-                if self.session is None:
+                if self.session is None or self._out_of_time():
                     self._abandon(step)
                     continue
                 cell = self.notebook.cells[step.index]
@@ -348,7 +357,10 @@ class Execution:
                 self.session.end()
 
     def _deadline(self) -> float:
-        return time.monotonic() + self.limits.timeout
+        return min(time.monotonic() + self.limits.timeout, self.ends)
+
+    def _out_of_time(self) -> bool:
+        return time.monotonic() >= self.ends
 
     def _run(self, step: Step, cell) -> None:
         self.session.deadline = self._deadline()
@@ -400,6 +412,8 @@ class Execution:
             self._restart()
 
     def _gone_message(self, gone: SandboxGone) -> str:
+        if isinstance(gone, SandboxTimeout) and self._out_of_time():
+            return self._budget_message()
         if isinstance(gone, SandboxTimeout):
             return (
                 f"stopped after {self.limits.timeout:g} s, the time limit for one cell. "
@@ -415,10 +429,17 @@ class Execution:
         ename = "Timeout" if isinstance(gone, SandboxTimeout) else "ProcessDied"
         return _error(ename, self._gone_message(gone))
 
+    def _budget_message(self) -> str:
+        return (
+            f"not graded: the whole notebook may run for {self.limits.submission_seconds:g} s "
+            "(restarts included), and that time was used up before this cell."
+        )
+
     def _restart(self) -> None:
-        """A new sandbox with the cells that ran so far replayed; None after too many."""
+        """A new sandbox with the cells that ran so far replayed, in the notebook's time
+        budget; None after too many restarts or when the time is up."""
         self.session = None
-        while self.restarts < MAX_RESTARTS:
+        while self.restarts < MAX_RESTARTS and not self._out_of_time():
             self.restarts += 1
             try:
                 session = self.runner.fresh_session(self.files)
@@ -434,10 +455,11 @@ class Execution:
         if step.grade_id is None:
             return
         test = self.assignment.tests[step.grade_id]
-        self.results[test.grade_id] = CellResult(
-            test.grade_id,
-            0.0,
-            test.points,
-            "error",
-            "not graded: your notebook stopped the grader's Python process too many times.",
-        )
+        if self._out_of_time():
+            status, message = "timeout", self._budget_message()
+        else:
+            status = "error"
+            message = (
+                "not graded: your notebook stopped the grader's Python process too many times."
+            )
+        self.results[test.grade_id] = CellResult(test.grade_id, 0.0, test.points, status, message)

@@ -7,6 +7,7 @@ the wheel the course's site publishes (see :mod:`autograder.hosting`), so that a
 notebook opened anywhere can install the checks it needs.
 """
 
+import copy
 import json
 import os
 import re
@@ -38,7 +39,7 @@ def nbgrader_api(sources: Sources, release_dir: Path, db_url: str) -> NbGraderAP
     scripts = str(Path(sys.executable).parent)
     if scripts not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
-    config = sources.config.copy()
+    config = copy.deepcopy(sources.config)  # the course's own stays as its file set it
     config.CourseDirectory.root = str(sources.root)
     config.CourseDirectory.source_directory = str(sources.source_dir)
     config.CourseDirectory.release_directory = str(release_dir)

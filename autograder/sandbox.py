@@ -7,9 +7,15 @@ file system read-only, the course folder, the submissions, the repository (but f
 cgroup bounds the number of processes and a memory cgroup the memory of everything in it,
 where the machine lets us create cgroups; every child has per-process resource limits.
 
-The sandbox imports torch once and forks a fresh child per submission (a
-:class:`Session`). Replies are read with a deadline; a sandbox that overruns it, dies or
-sends anything malformed is killed whole, and the caller starts another.
+The sandbox's main process (the *supervisor*) imports torch once and forks a fresh child
+per submission (a :class:`Session`); no student code ever runs in the supervisor, which
+cannot be traced or written to by its children (it is not dumpable). The grader talks to
+the supervisor over a control socket and to each child over a socket of its own, handed
+over for that session only: nothing a student writes, even on the way out, can be read as
+another student's reply. After each child the supervisor kills every process left and
+empties ``/tmp``; when it cannot (or does not answer in time), the sandbox is replaced.
+Replies are read with a deadline; a sandbox that overruns it, dies or sends anything
+malformed is killed whole, and the caller starts another.
 """
 
 import atexit
@@ -17,10 +23,12 @@ import json
 import os
 import select
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -33,8 +41,8 @@ from .checks._student import Opaque, Outcome, Raised, Remote, RemoteCallable
 PACKAGE = Path(__file__).resolve().parent
 PROGRAM = "autograder._sandboxed"  # what runs inside
 PASSED_ON = {"PATH", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES"}
-BOOT_SECONDS = 180.0
-CONTROL_SECONDS = 30.0
+BOOT_SECONDS = 180.0  # a new sandbox: Python, torch and IPython imported
+CONTROL_SECONDS = 10.0  # a child started, or the sandbox cleared after one
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,7 @@ class Limits:
     files_mb: int = 256  # what the code may write (in its private /tmp)
     reply_mb: int = 64  # largest value a student function may return
     notebook_mb: int = 20  # largest notebook read
+    submission_seconds: float = 300.0  # one whole notebook, restarts and replays included
 
 
 class SandboxGone(BaseException):
@@ -134,6 +143,64 @@ def _cgroup(limits: Limits, pid: int) -> list[Path]:
     return made
 
 
+_LIVE: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_live() -> None:
+    for sandbox in list(_LIVE):
+        sandbox.kill()
+
+
+class Channel:
+    """Framed messages over one socket, read with a deadline. Any failure kills the
+    sandbox (``on_failure``) and raises :class:`SandboxGone`."""
+
+    def __init__(self, sock: socket.socket, reply_bytes: int, on_failure: Callable[[], None]):
+        self.sock, self.reply_bytes, self.on_failure = sock, reply_bytes, on_failure
+
+    def _fail(self, error: SandboxGone) -> SandboxGone:
+        self.on_failure()
+        return error
+
+    def read(self, size: int, deadline: float) -> bytes:
+        chunks, left = [], size
+        while left:
+            remaining = deadline - time.monotonic()
+            wait = None if remaining == float("inf") else max(remaining, 0)
+            if remaining <= 0 or not select.select([self.sock], [], [], wait)[0]:
+                raise self._fail(SandboxTimeout())
+            try:
+                chunk = self.sock.recv(min(left, 2**20))
+            except OSError:
+                chunk = b""
+            if not chunk:
+                raise self._fail(SandboxCrashed("the sandbox process ended"))
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def receive(self, deadline: float) -> Any:
+        (size,) = wire.HEADER.unpack(self.read(wire.HEADER.size, deadline))
+        if size > self.reply_bytes:
+            raise self._fail(
+                SandboxCrashed(f"a reply of {size / 2**20:.0f} MB is over the size limit")
+            )
+        try:
+            return wire.decode(self.read(size, deadline))
+        except wire.FrameError as error:
+            raise self._fail(SandboxCrashed(str(error))) from None
+
+    def send(self, message: Any) -> None:
+        try:
+            self.sock.sendall(wire.frame(message))
+        except OSError:
+            raise self._fail(SandboxCrashed("the sandbox process ended")) from None
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 class Sandbox:
     """One sandbox process, booting in the background as soon as it is made."""
 
@@ -151,7 +218,9 @@ class Sandbox:
             "file_bytes": limits.files_mb * 2**20,
             "output_chars": limits.output_kb * 1024,
         }
-        python = [sys.executable, "-m", PROGRAM, json.dumps(config)]
+        # -I: no working folder (a student's /tmp) on sys.path, no user site, no PYTHON*
+        # variables; -B: no bytecode written.
+        python = [sys.executable, "-I", "-B", "-m", PROGRAM, json.dumps(config)]
         prefix = _bwrap_command(limits, hide, device) if self.isolated else []
         # A clean environment: the grader's may hold credentials (a database URL, tokens)
         # that student code must not see and print into its feedback.
@@ -163,102 +232,69 @@ class Sandbox:
             "MPLBACKEND": "Agg",
             "OMP_NUM_THREADS": "1",
             "PYTORCH_NVML_BASED_CUDA_CHECK": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
             "HOME": "/tmp" if self.isolated else self._scratch,
         }
         debug = os.environ.get("AUTOGRADER_SANDBOX_DEBUG")
+        ours, theirs = socket.socketpair()
         self.process = subprocess.Popen(
             prefix + python,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
+            stdin=theirs,
+            stdout=theirs,
             stderr=None if debug else subprocess.DEVNULL,
             env=environment,
             cwd=self._scratch or "/",
-            bufsize=0,
             start_new_session=True,
         )
+        theirs.close()
+        self.control = Channel(ours, 0, self.kill)
         self._cgroups = _cgroup(limits, self.process.pid) if self.isolated else []
         self._ready = False
-        self._deadline = float("inf")
-        atexit.register(self.kill)
-
-    # -- the channel -------------------------------------------------------------------
-    def _read(self, size: int) -> bytes:
-        chunks, left = [], size
-        fd = self.process.stdout.fileno()
-        while left:
-            remaining = self._deadline - time.monotonic()
-            wait = None if remaining == float("inf") else max(remaining, 0)
-            if remaining <= 0 or not select.select([fd], [], [], wait)[0]:
-                self.kill()
-                raise SandboxTimeout()
-            chunk = os.read(fd, min(left, 2**20))
-            if not chunk:
-                self.kill()
-                raise SandboxCrashed("the sandbox process ended")
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
-
-    def receive(self, deadline: float) -> Any:
-        self._deadline = deadline
-        (size,) = wire.HEADER.unpack(self._read(wire.HEADER.size))
-        if size > self.limits.reply_mb * 2**20:
-            self.kill()
-            raise SandboxCrashed(
-                f"a reply of {size / 2**20:.0f} MB is over the {self.limits.reply_mb} MB limit"
-            )
-        try:
-            return wire.decode(self._read(size))
-        except wire.FrameError as error:
-            self.kill()
-            raise SandboxCrashed(str(error)) from None
-
-    def send(self, message: Any) -> None:
-        data = memoryview(wire.frame(message))
-        try:
-            while data:
-                data = data[os.write(self.process.stdin.fileno(), data) :]
-        except OSError:
-            self.kill()
-            raise SandboxCrashed("the sandbox process ended") from None
-
-    def request(self, message: Any, deadline: float) -> dict:
-        self.send(message)
-        reply = self.receive(deadline)
-        if not isinstance(reply, dict):
-            self.kill()
-            raise SandboxCrashed("a malformed reply")
-        if "ready" in reply and message.get("op") != "start":
-            # The sandbox's main process speaks up only once the child has ended.
-            self.kill()
-            raise SandboxCrashed("the Python process running your code ended")
-        return reply
+        self.served = 0  # sessions begun: a sandbox that served none and fails is broken
+        _LIVE.add(self)
 
     # -- life cycle ----------------------------------------------------------------------
     def wait_ready(self) -> None:
-        if not self._ready:
-            try:
-                reply = self.receive(time.monotonic() + BOOT_SECONDS)
-            except SandboxGone:
-                reply = None
-            if reply != {"ready": True}:
-                self.kill()
+        """Wait for the supervisor's word that it is ready (booted, or cleared after the
+        last child). A new sandbox that never gets there is this machine's problem:
+        :class:`SandboxUnavailable`; a used one is replaced by the caller."""
+        if self._ready:
+            return
+        wait = CONTROL_SECONDS if self.served else BOOT_SECONDS
+        try:
+            said = self.control.read(len(wire.READY), time.monotonic() + wait)
+        except SandboxGone:
+            said = b""
+        if said != wire.READY:
+            self.kill()
+            if not self.served:
                 raise SandboxUnavailable(
                     "the grading sandbox did not start; run again with "
                     "AUTOGRADER_SANDBOX_DEBUG=1 to see its error output."
                 )
-            self._ready = True
+            raise SandboxCrashed("the sandbox was not ready for the next notebook")
+        self._ready = True
 
     def begin(self, files: dict[str, bytes]) -> "Session":
-        """Fork a fresh child for one submission, with ``files`` in its working folder."""
+        """Fork a fresh child for one submission, with ``files`` in its working folder,
+        and a socket of its own to talk over."""
         self.wait_ready()
         self._ready = False
-        reply = self.request({"op": "start", "files": files}, time.monotonic() + CONTROL_SECONDS)
-        if reply != {"started": True}:
+        self.served += 1
+        ours, theirs = socket.socketpair()
+        try:
+            socket.send_fds(self.control.sock, [wire.START], [theirs.fileno()])
+        except OSError:
+            ours.close()
+            self.kill()
+            raise SandboxCrashed("the sandbox process ended") from None
+        finally:
+            theirs.close()
+        session = Session(self, Channel(ours, self.limits.reply_mb * 2**20, self.kill))
+        session.deadline = time.monotonic() + CONTROL_SECONDS
+        if session.request({"op": "start", "files": files}) != {"started": True}:
             self.kill()
             raise SandboxCrashed("the sandbox did not start a child")
-        return Session(self)
+        return session
 
     @property
     def alive(self) -> bool:
@@ -284,12 +320,20 @@ class Session:
     ``deadline`` (a ``time.monotonic()`` value) bounds every request; the grader sets it
     before each cell."""
 
-    def __init__(self, sandbox: Sandbox):
-        self.sandbox = sandbox
+    def __init__(self, sandbox: Sandbox, channel: Channel):
+        self.sandbox, self.channel = sandbox, channel
         self.deadline = float("inf")
 
+    def request(self, message: dict) -> dict:
+        self.channel.send(message)
+        reply = self.channel.receive(self.deadline)
+        if not isinstance(reply, dict):
+            self.sandbox.kill()
+            raise SandboxCrashed("a malformed reply")
+        return reply
+
     def run_cell(self, source: str) -> dict:
-        reply = self.sandbox.request({"op": "exec", "source": source}, self.deadline)
+        reply = self.request({"op": "exec", "source": source})
         return {
             "output": str(reply.get("output", "")),
             "truncated": bool(reply.get("truncated")),
@@ -299,7 +343,7 @@ class Session:
 
     def lookup(self, name: str) -> tuple[str, Any]:
         """``("undefined", None)``, ``("module", module name)`` or ``("value", value)``."""
-        reply = self.sandbox.request({"op": "lookup", "name": name}, self.deadline)
+        reply = self.request({"op": "lookup", "name": name})
         kind = reply.get("kind")
         if kind == "module":
             return kind, str(reply.get("module"))
@@ -317,7 +361,7 @@ class Session:
             "probe": f"{probe.__module__}:{probe.__qualname__}" if probe else None,
             "options": options,
         }
-        reply = self.sandbox.request(message, self.deadline)
+        reply = self.request(message)
         forbidden = reply.get("forbidden")
         args_after = self._unwire(reply.get("args_after"))
         return Outcome(
@@ -330,8 +374,11 @@ class Session:
 
     def end(self) -> None:
         """Let the child exit; the sandbox clears up after it and is ready for the next."""
-        if self.sandbox.alive:
-            self.sandbox.send({"op": "end"})
+        try:
+            self.channel.sock.sendall(wire.frame({"op": "end"}))
+        except OSError:
+            pass  # the child is gone already
+        self.channel.close()
 
     def _unwire(self, value: Any) -> Any:
         """A reply's value with its marker dicts turned into stand-ins."""

@@ -17,6 +17,10 @@ from typing import Any, BinaryIO
 import torch
 
 HEADER = struct.Struct(">Q")
+# The sandbox's control socket carries two one-byte messages: the supervisor is READY (booted,
+# or cleared after a child), and the grader asks it to START a child (the session's socket
+# travels with it, as SCM_RIGHTS ancillary data).
+READY, START = b"R", b"S"
 KEEP = object()  # what a ``rebuild`` replacement returns to leave an item as it is
 
 

@@ -15,7 +15,9 @@ import torch
 from catalogue import WRONG
 from grading import as_bytes, grade, read_csv, results, scores, write_batch
 from nbgrader.api import Gradebook
-from notebooks import submission
+from notebooks import SOURCES, submission
+
+from autograder.cli import main
 
 pytestmark = pytest.mark.slow
 
@@ -174,8 +176,12 @@ def test_an_interrupted_run_loses_nothing_and_resumes(tmp_path):
     assert len(read_csv(course / "grades.csv")) == len(students)
 
 
-def test_bad_arguments_and_broken_course_folders_exit_2_with_a_message(tmp_path):
+def test_bad_arguments_and_broken_course_folders_exit_2_with_a_message(
+    tmp_path, monkeypatch, capsys
+):
     (tmp_path / "afile").write_text("x")
+    monkeypatch.chdir(tmp_path)  # no nbgrader_config.py here: the course comes from --source
+    monkeypatch.delenv("AUTOGRADER_DEVICE", raising=False)
     cases = [
         (["grade", ASSIGNMENT, tmp_path / "nowhere"], "does not exist"),
         (["grade", "no-such-assignment", tmp_path], "no assignment"),
@@ -183,18 +189,15 @@ def test_bad_arguments_and_broken_course_folders_exit_2_with_a_message(tmp_path)
         (["grade", ASSIGNMENT, tmp_path, "--workers", "0"], "--workers"),
         (["grade", ASSIGNMENT, tmp_path, "--db", "nosuchdb://x"], "gradebook"),
         (["grade", ASSIGNMENT, tmp_path, "--memory-mb", "0"], "--memory-mb must be positive"),
+        (["grade", ASSIGNMENT, tmp_path, "--source", tmp_path / "none"], "no such folder"),
     ]
     if not torch.cuda.is_available():
         cases.append((["grade", ASSIGNMENT, tmp_path, "--device", "cuda"], "no CUDA GPU"))
     for args, message in cases:
-        run = _cli(
-            *args,
-            "--course" if "--course" not in args else "--timeout",
-            tmp_path / "c" if "--course" not in args else "5",
-            cwd=tmp_path,
-        )
-        _, err = run.communicate(timeout=300)
-        assert run.returncode == 2 and message in err, (args, err)
+        extra = [] if "--source" in args else ["--source", SOURCES.source_dir]
+        extra += [] if "--course" in args else ["--course", tmp_path / "c"]
+        assert main([str(a) for a in args + extra]) == 2, args
+        assert message in capsys.readouterr().err, args
 
 
 def test_a_second_grade_on_the_same_course_waits_its_turn(tmp_path):

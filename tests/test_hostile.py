@@ -449,3 +449,109 @@ def test_zips_with_odd_names_are_read_safely(tmp_path):
     assert all(c.status == "passed" for g in graded.values() for c in g.values())
     assert not (tmp_path / "escape_1_1_x.ipynb").exists()
     assert sorted(p.name for p in (tmp_path / "course/submitted").iterdir()) == ["5", "6", "7"]
+
+
+# -- state one student could leave for the next (one worker: the same sandbox, in order) --------
+
+POISON = """
+import os
+scratch = os.path.dirname(os.getcwd())  # the sandbox's private /tmp
+for package in ("numpy", "IPython", "traitlets", "autograder", "torch", "nbformat"):
+    folder = os.path.join(scratch, package)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "__init__.py"), "w") as file:
+        file.write("raise ImportError('poisoned by an earlier student')\\n")
+    os.chmod(folder, 0o555)
+os.makedirs("keep/deeper", exist_ok=True)
+open("keep/deeper/x", "w").write("x")
+os.chmod("keep/deeper", 0o555)
+os.chmod("keep", 0o555)
+os.chmod(os.getcwd(), 0o555)
+os.chmod(scratch, 0o555)
+"""
+FORGE = """
+import os, stat
+from autograder import wire
+forged = [{"ready": True}, {"started": True}] + [
+    {"output": "", "truncated": False, "traceback": "",
+     "error": {"type_name": "Forged", "bases": ["Exception"], "message": "forged"}},
+    {"kind": "undefined"},
+] * 20
+for fd in range(3, 256):
+    try:
+        mode = os.fstat(fd).st_mode
+    except OSError:
+        continue
+    if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+        for message in forged:
+            try:
+                os.write(fd, wire.frame(message))
+            except OSError:
+                break
+"""
+PROC_MEM = """
+import os
+supervisor = os.getppid()
+try:
+    with open(f"/proc/{supervisor}/maps") as maps:
+        regions = [line.split()[0] for line in maps if " rw-p " in line]
+    with open(f"/proc/{supervisor}/mem", "r+b", buffering=0) as mem:
+        for region in regions:
+            start, end = (int(x, 16) for x in region.split("-"))
+            try:
+                mem.seek(start)
+                mem.write(bytes(min(end - start, 2**20)))
+            except OSError:
+                pass
+    print("MEMORY WRITTEN")
+except OSError as error:
+    print("MEMORY REFUSED", type(error).__name__)
+"""
+STOP = "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\nprint('SUPERVISOR STOPPED')\n"
+SLOW = "import time\ntime.sleep(1.6)\n"
+BUDGET = Limits(timeout=2.5, memory_mb=2048, output_kb=64, submission_seconds=6)
+AFTER = {  # attacker (graded first), then an honest student in the same sandbox
+    "a1-poison": sigmoid_cell(SIGMOID + POISON),
+    "b1-forge": submission(A, {"sgd_step": reference_code(A)["sgd_step"] + FORGE}),
+    "c1-proc-mem": sigmoid_cell(SIGMOID + PROC_MEM),
+    "d1-sigstop": sigmoid_cell(SIGMOID + STOP),
+    "e1-slow": submission(A, {gid: code + SLOW for gid, code in reference_code(A).items()}),
+}
+
+
+@pytest.fixture(scope="module")
+def sequence(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sequence")
+    students = dict(AFTER)
+    students |= {name.replace("1-", "2-honest-"): submission(A) for name in AFTER}
+    write_batch(root / "submitted", A, students)
+    summary, graded = grade(root / "course", A, root / "submitted", workers=1, limits=BUDGET)
+    return summary, graded, root / "course"
+
+
+def _said(course, student: str, grade_id: str = "sigmoid") -> str:
+    notebook = nbformat.read(course / "autograded" / student / A / f"{A}.ipynb", 4)
+    return "".join(o.get("text", "") for o in cell(notebook, grade_id).outputs)
+
+
+@pytest.mark.skipif(bubblewrap() is None, reason="needs bubblewrap (installed by `make test`)")
+def test_no_student_can_leave_state_for_the_next(sequence):
+    summary, graded, course = sequence
+    assert summary.graded == 2 * len(AFTER) and not summary.problems
+    honest = {name: graded[name] for name in graded if "-honest-" in name}
+    assert len(honest) == len(AFTER)
+    for name, cells in honest.items():
+        assert all(c.status == "passed" for c in cells.values()), (name, cells)
+        assert sum(c.points for c in cells.values()) == 14, name
+    assert "MEMORY REFUSED" in _said(course, "c1-proc-mem")
+
+
+def test_a_submission_ends_within_its_time_budget(sequence):
+    _, graded, course = sequence
+    record = json.loads((course / "autograded/e1-slow" / A / "autograder.json").read_text())
+    assert record["seconds"] < BUDGET.submission_seconds + 2 * BUDGET.timeout
+    slow = graded["e1-slow"]
+    timed_out = [c for c in slow.values() if c.status == "timeout"]
+    assert timed_out and all(c.points == 0 for c in timed_out)
+    assert "6 s" in timed_out[-1].message and "whole notebook" in timed_out[-1].message
+    assert graded["e2-honest-slow"]["test_sgd_step"].status == "passed"

@@ -179,3 +179,11 @@ def test_release_points_the_install_cell_at_the_site_wheel(tmp_path):
     expected = f'COURSE_PACKAGE = "{PUBLISHED.wheel_url}"'
     assert install_line(course.notebook("nn-review")) == expected
     assert install_line(written[0]) == expected
+
+
+def test_nbgrader_settings_for_one_run_leave_the_course_config_alone(tmp_path):
+    release.nbgrader_api(SOURCES, tmp_path / "release", f"sqlite:///{tmp_path}/gradebook.db")
+    assert SOURCES.db_url is None
+    assert "release_directory" not in SOURCES.config.CourseDirectory or (
+        SOURCES.config.CourseDirectory.release_directory == "exercises"
+    )
