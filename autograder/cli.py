@@ -79,13 +79,15 @@ def _grade(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise CourseError("--workers must be at least 1.")
-    if args.timeout <= 0:
-        raise CourseError("--timeout must be a positive number of seconds.")
+    if args.timeout <= 0 or args.notebook_timeout <= 0:
+        raise CourseError("--timeout and --notebook-timeout must be positive numbers of seconds.")
     for flag, field, _ in LIMIT_OPTIONS:
         if getattr(args, field) < 1:
             raise CourseError(f"{flag} must be positive.")
     limits = Limits(
-        timeout=args.timeout, **{field: getattr(args, field) for _, field, _ in LIMIT_OPTIONS}
+        timeout=args.timeout,
+        submission_seconds=args.notebook_timeout,
+        **{field: getattr(args, field) for _, field, _ in LIMIT_OPTIONS},
     )
     device = _device(args.device)
     os.environ["AUTOGRADER_DEVICE"] = device
@@ -179,6 +181,13 @@ def parser() -> argparse.ArgumentParser:
         type=float,
         default=DEFAULTS.timeout,
         help=f"seconds per cell (default: {DEFAULTS.timeout:g})",
+    )
+    grade.add_argument(
+        "--notebook-timeout",
+        type=float,
+        default=DEFAULTS.submission_seconds,
+        help="seconds for a whole notebook, restarts included "
+        f"(default: {DEFAULTS.submission_seconds:g})",
     )
     grade.add_argument(
         "--device", choices=["auto", "cpu", "cuda"], default="auto", help="where checks compute"

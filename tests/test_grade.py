@@ -189,6 +189,7 @@ def test_bad_arguments_and_broken_course_folders_exit_2_with_a_message(
         (["grade", ASSIGNMENT, tmp_path, "--workers", "0"], "--workers"),
         (["grade", ASSIGNMENT, tmp_path, "--db", "nosuchdb://x"], "gradebook"),
         (["grade", ASSIGNMENT, tmp_path, "--memory-mb", "0"], "--memory-mb must be positive"),
+        (["grade", ASSIGNMENT, tmp_path, "--notebook-timeout", "0"], "--notebook-timeout"),
         (["grade", ASSIGNMENT, tmp_path, "--source", tmp_path / "none"], "no such folder"),
     ]
     if not torch.cuda.is_available():
