@@ -42,16 +42,27 @@ class Collection:
     problems: list[str] = field(default_factory=list)
 
 
-def _student_id(parts: tuple[str, ...], assignment: str) -> str | None:
-    """The student id a notebook's path gives, or None."""
-    if len(parts) >= 3 and parts[-2] == assignment:
-        return parts[-3]
-    for part in parts[:-1]:
-        match = MOODLE.match(part)
-        if match:
-            return match["id"]
-    match = CANVAS.match(parts[-1])
-    return match["id"] if match else None
+def _student_id(parts: tuple[str, ...], assignment: str) -> tuple[str | None, str]:
+    """The student id a notebook's path gives (or None), and a conflict to report.
+
+    The platform's own naming of the top-level entry decides: a Moodle folder
+    (``Name_<id>_assignsubmission_file_``) owns everything inside it, whatever the path
+    below says; a top-level Canvas file gives its id; otherwise nbgrader's
+    ``<student>/<assignment>/<file>``."""
+    moodle = MOODLE.match(parts[0]) if len(parts) > 1 else None
+    nbgrader = parts[-3] if len(parts) >= 3 and parts[-2] == assignment else None
+    if moodle:
+        inner = nbgrader or next((p for p in parts[1:-1] if MOODLE.match(p)), None)
+        if inner and inner != parts[0] and inner != moodle["id"]:
+            return moodle["id"], (
+                f"{'/'.join(parts)}: inside student {moodle['id']}'s Moodle folder but named "
+                f"after {inner!r}; graded as student {moodle['id']} only."
+            )
+        return moodle["id"], ""
+    if len(parts) == 1:
+        match = CANVAS.match(parts[0])
+        return (match["id"] if match else None), ""
+    return nbgrader, ""
 
 
 def _entries_from_folder(root: Path, max_bytes: int, problems: list[str]):
@@ -95,6 +106,10 @@ def _entries_from_zip(archive: zipfile.ZipFile, max_bytes: int, problems: list[s
         yield path.parts, name, read
 
 
+def _top(origin: str) -> str:
+    return origin.replace("\\", "/").split("/")[0]
+
+
 def collect(source: Path, assignment: str, max_bytes: int) -> Collection:
     """Every student's notebook for ``assignment`` in ``source`` (a folder or a zip)."""
     source = Path(source)
@@ -121,7 +136,9 @@ def collect(source: Path, assignment: str, max_bytes: int) -> Collection:
                 continue
             if any(p.startswith(".") for p in parts):
                 continue
-            student = _student_id(parts, assignment)
+            student, conflict = _student_id(parts, assignment)
+            if conflict:
+                collection.problems.append(conflict)
             if student is None:
                 collection.problems.append(
                     f"{origin}: no student id in this name (expected nbgrader's "
@@ -135,8 +152,9 @@ def collect(source: Path, assignment: str, max_bytes: int) -> Collection:
             else:
                 found.setdefault(student, []).append((origin, read))
         for student, notebooks in sorted(found.items()):
-            named = [n for n in notebooks if n[0].endswith(f"/{assignment}/{assignment}.ipynb")]
-            notebooks = named if len(named) == 1 and len(notebooks) > 1 else notebooks
+            if len({_top(origin) for origin, _ in notebooks}) == 1:  # one student's own folder
+                named = [n for n in notebooks if n[0].endswith(f"/{assignment}/{assignment}.ipynb")]
+                notebooks = named if len(named) == 1 else notebooks
             if len(notebooks) > 1:
                 origins = ", ".join(origin for origin, _ in notebooks)
                 collection.problems.append(

@@ -555,3 +555,21 @@ def test_a_submission_ends_within_its_time_budget(sequence):
     assert timed_out and all(c.points == 0 for c in timed_out)
     assert "6 s" in timed_out[-1].message and "whole notebook" in timed_out[-1].message
     assert graded["e2-honest-slow"]["test_sgd_step"].status == "passed"
+
+
+def test_a_moodle_folder_cannot_take_another_students_id(tmp_path):
+    from autograder.collect import collect
+
+    archive = tmp_path / "moodle.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("Evil Doer_77_assignsubmission_file_/42/nn-review/nn-review.ipynb", b"evil")
+        z.writestr("Ann Lee_42_assignsubmission_file_/nn-review.ipynb", b"victim")
+        z.writestr("Bo Ng_55_assignsubmission_file_/nn-review/nn-review.ipynb", b"bo")
+    found = collect(archive, A, 2**20)
+    assert {s: c.data for s, c in found.submissions.items()} == {
+        "77": b"evil",
+        "42": b"victim",
+        "55": b"bo",
+    }
+    [problem] = found.problems
+    assert "student 77's Moodle folder" in problem and "'42'" in problem
