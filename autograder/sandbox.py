@@ -43,6 +43,7 @@ PROGRAM = "autograder._sandboxed"  # what runs inside
 PASSED_ON = {"PATH", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES"}
 BOOT_SECONDS = 180.0  # a new sandbox: Python, torch and IPython imported
 CONTROL_SECONDS = 10.0  # a child started, or the sandbox cleared after one
+TRACEBACK_CHARS, MESSAGE_CHARS = 20_000, 2_000  # what the grader keeps of a student's error
 
 
 @dataclass(frozen=True)
@@ -333,12 +334,16 @@ class Session:
         return reply
 
     def run_cell(self, source: str) -> dict:
+        """Run one cell: its output (cut here to the output limit, whatever the sandbox
+        sent), the error it raised and its traceback."""
         reply = self.request({"op": "exec", "source": source})
+        output = str(reply.get("output", ""))
+        limit = self.sandbox.limits.output_kb * 1024
         return {
-            "output": str(reply.get("output", "")),
-            "truncated": bool(reply.get("truncated")),
+            "output": output[:limit],
+            "truncated": bool(reply.get("truncated")) or len(output) > limit,
             "error": _raised(reply.get("error")),
-            "traceback": str(reply.get("traceback", "")),
+            "traceback": str(reply.get("traceback", ""))[:TRACEBACK_CHARS],
         }
 
     def lookup(self, name: str) -> tuple[str, Any]:
@@ -407,7 +412,9 @@ def _raised(error: Any) -> Raised | None:
         return None
     try:
         return Raised(
-            str(error["type_name"]), tuple(str(b) for b in error["bases"]), str(error["message"])
+            str(error["type_name"])[:MESSAGE_CHARS],
+            tuple(str(b)[:MESSAGE_CHARS] for b in error["bases"][:64]),
+            str(error["message"])[:MESSAGE_CHARS],
         )
     except (KeyError, TypeError):
         return Raised("Exception", ("Exception",), "unreadable error")

@@ -11,6 +11,7 @@ another kind (a NumPy array, say).
 import io
 import numbers
 import struct
+import zipfile
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
@@ -22,6 +23,11 @@ HEADER = struct.Struct(">Q")
 # travels with it, as SCM_RIGHTS ancillary data).
 READY, START = b"R", b"S"
 KEEP = object()  # what a ``rebuild`` replacement returns to leave an item as it is
+# What a reply from the sandbox may hold. ``to_wire`` never nests deeper than 10 or shares a
+# container; a reply that does was crafted, and its walk could cost the grader exponential
+# time and memory.
+MAX_DEPTH = 32
+MAX_ITEMS = 1_000_000
 
 
 class FrameError(RuntimeError):
@@ -36,11 +42,48 @@ def encode(message: Any) -> bytes:
 
 def decode(payload: bytes, trusted: bool = False) -> Any:
     """Read a payload; only a ``trusted`` one (the grader's, read in the sandbox) may hold
-    references to functions such as ``torch.tanh``."""
+    references to functions such as ``torch.tanh``. An untrusted one must be what
+    ``encode`` writes (an uncompressed archive, so that it unpacks to no more than its own
+    size) and plain data of bounded depth and count, with no shared containers."""
+    if not trusted:
+        _check_archive(payload)
     try:
-        return torch.load(io.BytesIO(payload), weights_only=not trusted)
+        value = torch.load(io.BytesIO(payload), weights_only=not trusted)
     except Exception as error:  # any malformed payload is the same failure to the grader
         raise FrameError(f"unreadable reply ({type(error).__name__})") from None
+    if not trusted:
+        _check_shape(value)
+    return value
+
+
+def _check_archive(payload: bytes) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise FrameError("unreadable reply (not an archive)") from None
+    if any(m.compress_type != zipfile.ZIP_STORED for m in members) or (
+        sum(m.file_size for m in members) > len(payload)
+    ):
+        raise FrameError("unreadable reply (compressed or larger than it says)")
+
+
+def _check_shape(value: Any) -> None:
+    """Walk ``value`` once, without recursion: bounded depth and item count, and no
+    container reached twice."""
+    seen: set[int] = set()
+    stack, items = [(value, 0)], 0
+    while stack:
+        item, depth = stack.pop()
+        items += 1
+        if items > MAX_ITEMS or depth > MAX_DEPTH:
+            raise FrameError("unreadable reply (nested too deep or too many items)")
+        if isinstance(item, tuple | list | dict) and item:  # () is one shared object
+            if id(item) in seen:
+                raise FrameError("unreadable reply (a container referenced twice)")
+            seen.add(id(item))
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
 
 
 def frame(message: Any) -> bytes:

@@ -6,6 +6,7 @@ course folder and gradebook keep everyone else's results, and the batch finishes
 
 import json
 import os
+import resource
 import socket
 import subprocess
 import threading
@@ -507,15 +508,42 @@ try:
 except OSError as error:
     print("MEMORY REFUSED", type(error).__name__)
 """
+RAW_REPLY = """
+import os, stat
+from autograder import wire
+def _reply_raw(message):
+    for fd in range(3, 256):
+        try:
+            if stat.S_ISSOCK(os.fstat(fd).st_mode):
+                os.write(fd, wire.frame(message))
+        except OSError:
+            pass
+"""
+OUTPUT_BOMB = RAW_REPLY + (
+    "_reply_raw({'output': 'x' * 20_000_000, 'truncated': False, 'error': None, 'traceback': ''})\n"
+)
+SHARED = "_bomb = [0]\nfor _ in range(60):\n    _bomb = [_bomb, _bomb]\n"
+REPLY_BOMB = (
+    RAW_REPLY
+    + SHARED
+    + (
+        "def sigmoid(x):\n"
+        "    _reply_raw({'value': _bomb, 'error': None, 'forbidden': [], 'op_count': 0,"
+        " 'args_after': ()})\n"
+        "    os._exit(0)\n"
+    )
+)
 STOP = "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\nprint('SUPERVISOR STOPPED')\n"
-SLOW = "import time\ntime.sleep(1.6)\n"
-BUDGET = Limits(timeout=2.5, memory_mb=2048, output_kb=64, submission_seconds=6)
+SLOW = "import time\ntime.sleep(2.5)\n"
+BUDGET = Limits(timeout=4, memory_mb=2048, output_kb=64, submission_seconds=10)
 AFTER = {  # attacker (graded first), then an honest student in the same sandbox
     "a1-poison": sigmoid_cell(SIGMOID + POISON),
     "b1-forge": submission(A, {"sgd_step": reference_code(A)["sgd_step"] + FORGE}),
     "c1-proc-mem": sigmoid_cell(SIGMOID + PROC_MEM),
     "d1-sigstop": sigmoid_cell(SIGMOID + STOP),
     "e1-slow": submission(A, {gid: code + SLOW for gid, code in reference_code(A).items()}),
+    "f1-output-bomb": sigmoid_cell(SIGMOID + OUTPUT_BOMB),
+    "g1-reply-bomb": sigmoid_cell(REPLY_BOMB),
 }
 
 
@@ -525,8 +553,10 @@ def sequence(tmp_path_factory):
     students = dict(AFTER)
     students |= {name.replace("1-", "2-honest-"): submission(A) for name in AFTER}
     write_batch(root / "submitted", A, students)
+    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     summary, graded = grade(root / "course", A, root / "submitted", workers=1, limits=BUDGET)
-    return summary, graded, root / "course"
+    peak_growth_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak_before) / 1024
+    return summary, graded, root / "course", peak_growth_mb
 
 
 def _said(course, student: str, grade_id: str = "sigmoid") -> str:
@@ -536,7 +566,7 @@ def _said(course, student: str, grade_id: str = "sigmoid") -> str:
 
 @pytest.mark.skipif(bubblewrap() is None, reason="needs bubblewrap (installed by `make test`)")
 def test_no_student_can_leave_state_for_the_next(sequence):
-    summary, graded, course = sequence
+    summary, graded, course, _ = sequence
     assert summary.graded == 2 * len(AFTER) and not summary.problems
     honest = {name: graded[name] for name in graded if "-honest-" in name}
     assert len(honest) == len(AFTER)
@@ -547,13 +577,14 @@ def test_no_student_can_leave_state_for_the_next(sequence):
 
 
 def test_a_submission_ends_within_its_time_budget(sequence):
-    _, graded, course = sequence
+    _, graded, course, _ = sequence
     record = json.loads((course / "autograded/e1-slow" / A / "autograder.json").read_text())
     assert record["seconds"] < BUDGET.submission_seconds + 2 * BUDGET.timeout
     slow = graded["e1-slow"]
     timed_out = [c for c in slow.values() if c.status == "timeout"]
     assert timed_out and all(c.points == 0 for c in timed_out)
-    assert "6 s" in timed_out[-1].message and "whole notebook" in timed_out[-1].message
+    assert f"{BUDGET.submission_seconds:g} s" in timed_out[-1].message
+    assert "whole notebook" in timed_out[-1].message
     assert graded["e2-honest-slow"]["test_sgd_step"].status == "passed"
 
 
@@ -573,3 +604,15 @@ def test_a_moodle_folder_cannot_take_another_students_id(tmp_path):
     }
     [problem] = found.problems
     assert "student 77's Moodle folder" in problem and "'42'" in problem
+
+
+def test_reply_and_output_bombs_cost_the_grader_little(sequence):
+    _, graded, course, peak_growth_mb = sequence
+    assert peak_growth_mb < 400, f"the grader's peak memory grew by {peak_growth_mb:.0f} MB"
+    bombed = course / "autograded/f1-output-bomb" / A / f"{A}.ipynb"
+    assert bombed.stat().st_size < 2**20
+    notice = len("\n[output cut off at 64 KB]\n")
+    assert len(_said(course, "f1-output-bomb")) <= BUDGET.output_kb * 1024 + notice
+    assert graded["g1-reply-bomb"]["test_sigmoid"].status == "error"
+    record = json.loads((course / "autograded/g1-reply-bomb" / A / "autograder.json").read_text())
+    assert record["seconds"] < 4 * BUDGET.timeout

@@ -99,3 +99,34 @@ def test_a_small_view_of_a_large_tensor_travels_small():
     big = torch.zeros(2**24)
     payload = wire.encode(wire.to_wire(big[:4], keep=lambda value: None))
     assert len(payload) < 10_000
+
+
+def test_crafted_replies_are_refused_before_they_cost_the_grader():
+    import time
+
+    bomb = [0]
+    for _ in range(30):  # 2**30 leaves when walked as a tree; a few hundred bytes as a pickle
+        bomb = [bomb, bomb]
+    started = time.monotonic()
+    with pytest.raises(wire.FrameError, match="referenced twice"):
+        wire.decode(wire.encode({"value": bomb}))
+    deep = []
+    for _ in range(100):
+        deep = [deep]
+    with pytest.raises(wire.FrameError, match="too deep"):
+        wire.decode(wire.encode(deep))
+    assert time.monotonic() - started < 5
+
+    honest = wire.encode({"x": torch.zeros(2**20), "n": ()})
+    squeezed = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(honest)) as source,
+        zipfile.ZipFile(squeezed, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for member in source.infolist():
+            target.writestr(member.filename, source.read(member))
+    assert len(squeezed.getvalue()) < len(honest) / 10  # a small frame that unpacks large
+    with pytest.raises(wire.FrameError, match="compressed"):
+        wire.decode(squeezed.getvalue())
+    assert wire.decode(honest)["n"] == ()
+    assert wire.decode(wire.encode({"a": (), "b": (), "c": [[], []]}))["c"] == [[], []]
