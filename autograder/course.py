@@ -131,10 +131,13 @@ class Course:
         return digest.hexdigest()
 
     def is_current(self, student: str, assignment: str, fingerprint: str) -> bool:
+        """Whether the recorded result is for this fingerprint and final (a result the
+        grader's own failure caused is graded again)."""
         path = self.result_file(student, assignment)
         try:
-            return json.loads(path.read_text())["fingerprint"] == fingerprint
-        except (OSError, ValueError, KeyError, TypeError):
+            record = json.loads(path.read_text())
+            return record["fingerprint"] == fingerprint and record.get("final", True) is True
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return False
 
     def save(self, graded: Graded, assignment: Assignment, fingerprint: str) -> None:
@@ -159,6 +162,7 @@ class Course:
             )
         record = {
             "fingerprint": fingerprint,
+            "final": graded.final,
             "student": graded.student,
             "assignment": assignment.name,
             "problem": graded.problem,

@@ -57,6 +57,7 @@ class Graded:
     notebook: nbformat.NotebookNode | None = None
     problem: str = ""
     seconds: float = 0.0
+    final: bool = True  # False when the grader or its sandbox failed: graded again next run
 
     @property
     def score(self) -> float:
@@ -298,7 +299,9 @@ class Runner:
             raise
         except Exception as error:  # a grader bug must not take the batch down
             message = f"the grader failed on this notebook ({type(error).__name__}: {error}); tell your instructor."
-            return Graded(student, assignment.all_cells("error", message), None, message)
+            return Graded(
+                student, assignment.all_cells("error", message), None, message, final=False
+            )
 
     def _grade(self, student: str, data: bytes, assignment: Assignment) -> Graded:
         started = time.monotonic()
@@ -313,9 +316,11 @@ class Runner:
             for gid, reason in tampered.items()
         }
         files = {f"{assignment.name}.ipynb": data}
-        Execution(self, files, steps, assignment, results, notebook).run()
+        execution = Execution(self, files, steps, assignment, results, notebook)
+        execution.run()
         cells = [results[gid] for gid in assignment.tests]
-        return Graded(student, cells, notebook, seconds=time.monotonic() - started)
+        seconds = time.monotonic() - started
+        return Graded(student, cells, notebook, seconds=seconds, final=execution.started)
 
 
 class Execution:
@@ -329,6 +334,7 @@ class Execution:
         self.restarts = 0
         self.session: Session | None = None
         self.ends = float("inf")  # set once the child is up: waiting for it is not theirs
+        self.started = False  # whether any of the student's code ran
 
     def run(self) -> None:
         for cell in self.notebook.cells:
@@ -336,6 +342,7 @@ class Execution:
                 cell.outputs, cell.execution_count = [], None
         try:
             self.session = self.runner.fresh_session(self.files)
+            self.started = True
             self.ends = time.monotonic() + self.limits.submission_seconds
             for number, step in enumerate(self.steps, 1):
                 if self.session is None or self._out_of_time():
@@ -455,7 +462,10 @@ class Execution:
         if step.grade_id is None:
             return
         test = self.assignment.tests[step.grade_id]
-        if self._out_of_time():
+        if not self.started:
+            status = "error"
+            message = "not graded yet: the grader could not start a sandbox for this notebook (not your code's doing); it is graded again on the next run."
+        elif self._out_of_time():
             status, message = "timeout", self._budget_message()
         else:
             status = "error"

@@ -300,3 +300,24 @@ def test_export_and_report_write_the_outputs_again(tmp_path):
         assert run.returncode == 0 and "wrote" in out, err
     assert {n: (course / n).read_bytes() for n in before} == before
     assert "Histogram of total scores" in (course / "report.html").read_text()
+
+
+def test_a_result_the_grader_caused_is_graded_again(tmp_path, monkeypatch):
+    from autograder import engine
+    from autograder.sandbox import SandboxCrashed
+
+    write_batch(tmp_path / "submitted", ASSIGNMENT, {"ann": submission(ASSIGNMENT)})
+    original = engine.Runner.fresh_session
+
+    def broken(self, files):
+        raise SandboxCrashed("the sandbox was not ready")
+
+    monkeypatch.setattr(engine.Runner, "fresh_session", broken)
+    _, first = grade(tmp_path / "course", ASSIGNMENT, tmp_path / "submitted", workers=1)
+    assert all(c.status == "error" and "not your code" in c.message for c in first["ann"].values())
+    monkeypatch.setattr(engine.Runner, "fresh_session", original)
+    summary, again = grade(tmp_path / "course", ASSIGNMENT, tmp_path / "submitted", workers=1)
+    assert summary.graded == 1 and summary.unchanged == 0
+    assert all(c.status == "passed" for c in again["ann"].values())
+    summary, _ = grade(tmp_path / "course", ASSIGNMENT, tmp_path / "submitted", workers=1)
+    assert summary.unchanged == 1  # a final result is kept
