@@ -35,13 +35,19 @@ def _sources(args: argparse.Namespace) -> Sources:
     return find(source=args.source)
 
 
-def _course(args: argparse.Namespace) -> Course:
+def _course(args: argparse.Namespace, existing: bool = False) -> Course:
     """The course folder: ``--course``, else the root the course's config sets, else
-    ``./course``."""
+    ``./course``; with ``existing``, one that grading has made already."""
     sources = _sources(args)
     configured = sources.config.CourseDirectory.get("root")
     default = sources.root / configured if configured else Path("course")
-    return Course(args.course or default, sources, args.db)
+    folder = Path(args.course or default)
+    if existing and not folder.is_dir():
+        raise CourseError(
+            f"no course folder {folder.resolve()}: nothing was graded there. Check --course, "
+            "or run `autograder grade` first."
+        )
+    return Course(folder, sources, args.db)
 
 
 def _release(args: argparse.Namespace) -> int:
@@ -116,7 +122,7 @@ def _grade(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from . import export
 
-    course = _course(args)
+    course = _course(args, existing=True)
     assignment = course.prepare(args.assignment)
     for path in export.write(course, assignment, course.results(assignment)):
         print(f"wrote {path}")
@@ -126,7 +132,7 @@ def _export(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from . import report
 
-    course = _course(args)
+    course = _course(args, existing=True)
     assignment = course.prepare(args.assignment)
     print(f"wrote {report.write_report(course, assignment, course.results(assignment))}")
     return 0

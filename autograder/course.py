@@ -16,6 +16,7 @@ every finished submission complete and the rest to grade again.
 """
 
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -26,13 +27,26 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
-from . import __version__
 from .engine import Assignment, CellResult, Graded
 from .release import nbgrader_api
 from .sandbox import Limits
 from .sources import Sources
 
 RESULT_FILE = "autograder.json"
+PACKAGE = Path(__file__).resolve().parent
+# What decides a verdict besides the notebook and the tests: the checks, and the code that
+# runs and judges a submission.
+GRADING_CODE = ["checks/*.py", "engine.py", "sandbox.py", "_sandboxed.py", "wire.py", "device.py"]
+
+
+@functools.cache
+def grading_code_digest() -> str:
+    digest = hashlib.sha256()
+    for pattern in GRADING_CODE:
+        for path in sorted(PACKAGE.glob(pattern)):
+            digest.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 class CourseError(RuntimeError):
@@ -123,11 +137,13 @@ class Course:
     # -- results ---------------------------------------------------------------------------
     @staticmethod
     def fingerprint(data: bytes, assignment: Assignment, limits: Limits) -> str:
-        """Changes when the submission, the tests, the limits or the autograder change."""
+        """Changes with whatever decides a grade: the submission, the assignment's test
+        cells (hidden tests included), the limits, and the grading code itself (the checks
+        and the engine), so that a fixed check regrades everyone on the next run."""
         digest = hashlib.sha256(data)
         for test in assignment.tests.values():
             digest.update(f"{test.grade_id}\0{test.points}\0{test.source}\0".encode())
-        digest.update(f"{__version__}\0{sorted(asdict(limits).items())}".encode())
+        digest.update(f"{sorted(asdict(limits).items())}\0{grading_code_digest()}".encode())
         return digest.hexdigest()
 
     def is_current(self, student: str, assignment: str, fingerprint: str) -> bool:

@@ -30,7 +30,7 @@ from nbgrader.api import Gradebook
 from nbgrader.utils import compute_checksum
 
 from . import checks
-from .checks._student import StudentError
+from .checks._student import Opaque, StudentError
 from .sandbox import Limits, Sandbox, SandboxCrashed, SandboxGone, SandboxTimeout, Session
 
 MAX_RESTARTS = 3
@@ -230,9 +230,17 @@ def _captured_stdout():
         sys.stdout.local.buffer = None
 
 
+# Modules a test cell may get from the student's namespace (``import torch``, ``from torch
+# import nn``): imported here, in the grader. Any other module name a student's object
+# reports stays an opaque stand-in: the grader never imports what a student names.
+IMPORTABLE = frozenset(
+    {"math", "numpy", "torch", "torch.nn", "torch.nn.functional", "torch.linalg", "torch.fft"}
+)
+
+
 class StudentNamespace(dict):
-    """The names a test cell reads: our ``checks``, Python's builtins, modules imported
-    here, and stand-ins for everything the student defined (looked up on first use)."""
+    """The names a test cell reads: our ``checks``, Python's builtins, modules on the
+    allow-list, and stand-ins for everything the student defined (looked up on first use)."""
 
     def __init__(self, session: Session):
         super().__init__()
@@ -242,11 +250,10 @@ class StudentNamespace(dict):
         if hasattr(builtins, name):
             raise KeyError(name)
         kind, value = self.session.lookup(name)
-        if kind == "module":
-            try:
-                value = importlib.import_module(value)
-            except ImportError:
-                raise KeyError(name) from None
+        if kind == "module" and value in IMPORTABLE:
+            value = importlib.import_module(value)
+        elif kind == "module":
+            value = Opaque("module", f"<module {value[:100]!r} (not importable by the grader)>")
         elif kind != "value":
             raise KeyError(name)
         self[name] = value

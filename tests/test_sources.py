@@ -187,3 +187,14 @@ def test_nbgrader_settings_for_one_run_leave_the_course_config_alone(tmp_path):
     assert "release_directory" not in SOURCES.config.CourseDirectory or (
         SOURCES.config.CourseDirectory.release_directory == "exercises"
     )
+
+
+def test_export_or_report_of_a_course_folder_that_does_not_exist_is_an_error(
+    tmp_path, monkeypatch, capsys
+):
+    course = course_copy(tmp_path / "c")
+    monkeypatch.chdir(course)
+    for command in ("export", "report"):
+        assert main([command, "nn-review", "--course", "cuorse"]) == 2
+        assert "no course folder" in capsys.readouterr().err
+    assert not (course / "cuorse").exists()
