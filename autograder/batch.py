@@ -84,10 +84,11 @@ def grade_batch(
     for problem in collection.problems:
         log(f"  skipped: {problem}")
     todo = []
+    secret = course.secret()
     for student in students:
         data = collection.submissions[student].data
         _store_submitted(course, student, assignment_name, data)
-        fingerprint = course.fingerprint(data, assignment, limits)
+        fingerprint = course.fingerprint(data, assignment, limits, secret)
         if course.is_current(student, assignment_name, fingerprint):
             summary.unchanged += 1
         else:
@@ -96,7 +97,7 @@ def grade_batch(
     torch.set_num_threads(1)
     runners: queue.Queue[Runner] = queue.Queue()
     for _ in range(min(workers, len(todo))):
-        runners.put(Runner(limits, device, hidden))  # each sandbox boots now, in parallel
+        runners.put(Runner(limits, device, hidden, secret))  # each sandbox boots now
 
     def grade_one(student: str, data: bytes):
         runner = runners.get()

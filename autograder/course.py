@@ -33,6 +33,8 @@ from .sandbox import Limits
 from .sources import Sources
 
 RESULT_FILE = "autograder.json"
+SECRET_FILE = ".autograder-secret"
+SECRET_VARIABLE = "AUTOGRADER_SECRET"
 PACKAGE = Path(__file__).resolve().parent
 # What decides a verdict besides the notebook and the tests: the checks, and the code that
 # runs and judges a submission.
@@ -134,16 +136,34 @@ class Course:
         except Exception as error:  # an unreachable database, a broken URL
             raise CourseError(f"cannot use the gradebook {self.db_url}: {error}") from None
 
+    def secret(self) -> bytes:
+        """The course secret that keys the hidden test cases (see
+        ``autograder.checks._seeds``): ``$AUTOGRADER_SECRET``, else the course folder's
+        secret file, made with 32 random bytes on first use. Keep it with the course; a new
+        secret draws new hidden cases (and regrades everyone)."""
+        if os.environ.get(SECRET_VARIABLE):
+            return os.environ[SECRET_VARIABLE].encode()
+        path = self.root / SECRET_FILE
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_bytes()
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(os.urandom(32).hex().encode())
+        return path.read_bytes()
+
     # -- results ---------------------------------------------------------------------------
     @staticmethod
-    def fingerprint(data: bytes, assignment: Assignment, limits: Limits) -> str:
+    def fingerprint(data: bytes, assignment: Assignment, limits: Limits, secret: bytes) -> str:
         """Changes with whatever decides a grade: the submission, the assignment's test
-        cells (hidden tests included), the limits, and the grading code itself (the checks
-        and the engine), so that a fixed check regrades everyone on the next run."""
+        cells (hidden tests included), the limits, the grading code itself (the checks and
+        the engine), so that a fixed check regrades everyone on the next run, and the course
+        secret that keys the hidden cases."""
         digest = hashlib.sha256(data)
         for test in assignment.tests.values():
             digest.update(f"{test.grade_id}\0{test.points}\0{test.source}\0".encode())
-        digest.update(f"{sorted(asdict(limits).items())}\0{grading_code_digest()}".encode())
+        digest.update(f"{sorted(asdict(limits).items())}\0{grading_code_digest()}\0".encode())
+        digest.update(hashlib.sha256(secret).digest())
         return digest.hexdigest()
 
     def is_current(self, student: str, assignment: str, fingerprint: str) -> bool:

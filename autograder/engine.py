@@ -21,7 +21,7 @@ import json
 import sys
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from nbgrader.api import Gradebook
 from nbgrader.utils import compute_checksum
 
 from . import checks
+from .checks._seeds import secret_cases
 from .checks._student import Opaque, StudentError
 from .sandbox import Limits, Sandbox, SandboxCrashed, SandboxGone, SandboxTimeout, Session
 
@@ -243,7 +244,7 @@ class StudentNamespace(dict):
     allow-list, and stand-ins for everything the student defined (looked up on first use)."""
 
     def __init__(self, session: Session):
-        super().__init__()
+        super().__init__(checks=checks)  # the grader's own checks, whatever the student's are
         self.session = session
 
     def __missing__(self, name: str):
@@ -274,8 +275,8 @@ class Runner:
     """Grades submissions one after another with a sandbox of its own, booted ahead of
     need (and again after a submission killed it)."""
 
-    def __init__(self, limits: Limits, device: str, hide: list[Path]):
-        self.limits, self.device, self.hide = limits, device, hide
+    def __init__(self, limits: Limits, device: str, hide: list[Path], secret: bytes = b""):
+        self.limits, self.device, self.hide, self.secret = limits, device, hide, secret
         self.sandbox = Sandbox(limits, device, hide)
         self.closed = False
 
@@ -323,7 +324,7 @@ class Runner:
             for gid, reason in tampered.items()
         }
         files = {f"{assignment.name}.ipynb": data}
-        execution = Execution(self, files, steps, assignment, results, notebook)
+        execution = Execution(self, student, files, steps, assignment, results, notebook)
         execution.run()
         cells = [results[gid] for gid in assignment.tests]
         seconds = time.monotonic() - started
@@ -333,8 +334,8 @@ class Runner:
 class Execution:
     """One submission's run through its steps, restarting the sandbox when it has to."""
 
-    def __init__(self, runner, files, steps, assignment, results, notebook):
-        self.runner, self.files, self.steps = runner, files, steps
+    def __init__(self, runner, student, files, steps, assignment, results, notebook):
+        self.runner, self.student, self.files, self.steps = runner, student, files, steps
         self.assignment, self.results, self.notebook = assignment, results, notebook
         self.limits = runner.limits
         self.completed: list[str] = []  # sources that ran, to replay after a restart
@@ -398,7 +399,12 @@ class Execution:
         self.session.deadline = self._deadline()
         namespace = StudentNamespace(self.session)
         status, message, gone = "passed", "", None
-        with _captured_stdout() as printed:
+        keyed = (
+            secret_cases(self.runner.secret, self.student, test.grade_id)
+            if self.runner.secret
+            else nullcontext()
+        )
+        with _captured_stdout() as printed, keyed:
             try:
                 code = compile(step.source, f"<test cell {test.grade_id}>", "exec")
                 exec(code, {"__builtins__": builtins, "checks": checks}, namespace)

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from autograder import course, engine
+from autograder import checks, course, engine
 from autograder.checks._student import Opaque
 from autograder.engine import Assignment, TestCell
 from autograder.sandbox import Limits
@@ -24,7 +24,9 @@ class Reports:
 
 def test_the_grader_imports_only_allow_listed_modules_a_student_names():
     assert "this" not in sys.modules  # importing it prints; it stands for any module
-    namespace = engine.StudentNamespace(Reports({"sigmoid": "this", "F": "torch.nn.functional"}))
+    student = {"sigmoid": "this", "F": "torch.nn.functional", "checks": "autograder.checks"}
+    namespace = engine.StudentNamespace(Reports(student))
+    assert namespace["checks"] is checks  # the grader's own, never the student's
     assert isinstance(namespace["sigmoid"], Opaque)
     assert "this" not in sys.modules
     import torch.nn.functional
@@ -42,7 +44,7 @@ def test_a_change_to_a_check_changes_every_fingerprint(tmp_path, monkeypatch):
 
     def fingerprint() -> str:
         course.grading_code_digest.cache_clear()
-        return course.Course.fingerprint(b"notebook", assignment, Limits())
+        return course.Course.fingerprint(b"notebook", assignment, Limits(), b"secret")
 
     before = fingerprint()
     assert fingerprint() == before  # stable while nothing changes
@@ -50,3 +52,18 @@ def test_a_change_to_a_check_changes_every_fingerprint(tmp_path, monkeypatch):
     checks.write_text(checks.read_text() + "\n# a fixed check\n")
     assert fingerprint() != before
     course.grading_code_digest.cache_clear()
+    keyed = course.Course.fingerprint(b"notebook", assignment, Limits(), b"another secret")
+    assert keyed != fingerprint()
+
+
+def test_the_course_secret_is_made_once_and_kept_private(tmp_path, monkeypatch):
+    from notebooks import SOURCES
+
+    monkeypatch.delenv(course.SECRET_VARIABLE, raising=False)
+    graded = course.Course(tmp_path / "course", SOURCES)
+    secret = graded.secret()
+    assert len(secret) == 64 and graded.secret() == secret
+    assert (graded.root / course.SECRET_FILE).stat().st_mode & 0o077 == 0
+    assert course.Course(tmp_path / "other", SOURCES).secret() != secret
+    monkeypatch.setenv(course.SECRET_VARIABLE, "from the environment")
+    assert graded.secret() == b"from the environment"

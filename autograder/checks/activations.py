@@ -6,6 +6,7 @@ import torch
 
 from ..device import get_device
 from ._cases import Case, Mistake, run_cases
+from ._seeds import generator
 
 EXP_OVERFLOW = (
     "exp(x) overflows to inf once x > 88 in float32 (709 in float64), and inf/inf is nan. "
@@ -16,7 +17,7 @@ EXP_OVERFLOW = (
 
 def _inputs(seed: int | None, device: torch.device) -> list[tuple[str, torch.Tensor]]:
     """Named inputs: small shapes first, then random shapes, large magnitudes and float64."""
-    g = torch.Generator().manual_seed(1234 if seed is None else seed)
+    g = generator(seed, 1234)
     spots = torch.tensor([-3.0, -1.0, -0.5, 0.0, 0.5, 1.0, 3.0])
     inputs = [("a few values around 0", spots)]
     shape = tuple(

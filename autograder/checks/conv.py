@@ -15,6 +15,7 @@ from torch import nn
 from ..device import get_device
 from ._cases import Case, Mistake, call_student, describe_call, judge_tensor, run_cases
 from ._report import fail, report_pass
+from ._seeds import generator
 from ._student import invoke
 
 FLIPPED = (
@@ -132,7 +133,7 @@ VISIBLE = [
 
 def random_settings(seed: int, count: int = 6) -> list[ConvSetting]:
     """``count`` random but valid settings: ints or pairs, with or without bias, some float64."""
-    g = torch.Generator().manual_seed(seed)
+    g = generator(seed, 0)
 
     def draw(low: int, high: int) -> int:
         return int(torch.randint(low, high + 1, (1,), generator=g))
@@ -247,7 +248,7 @@ def _conv_case(setting: ConvSetting, g: torch.Generator, device: torch.device) -
 def _conv_cases(seed: int | None) -> list[Case]:
     device = get_device()
     settings = VISIBLE if seed is None else random_settings(seed)
-    g = torch.Generator().manual_seed(0 if seed is None else seed)
+    g = generator(seed, 0)
     return [_conv_case(setting, g, device) for setting in settings]
 
 
@@ -274,7 +275,7 @@ def check_conv2d_fast(conv2d_fast: Callable, seed: int | None = None) -> None:
     name = "conv2d_fast"
     cases = _conv_cases(seed)
     run_cases(name, conv2d_fast, cases, names=CONV_ARGS, forbid="convolution", announce=False)
-    g, device = torch.Generator().manual_seed(1), get_device()
+    g, device = generator(None, 1), get_device()
     small, large = (
         invoke(conv2d_fast, s.tensors(g, device)).op_count for s in (LOOP_SMALL, LOOP_LARGE)
     )
@@ -316,7 +317,7 @@ def check_corr2d(corr2d: Callable, seed: int | None = None) -> None:
     """Check ``corr2d(image, kernel)``: single-channel valid cross-correlation,
     ``(H, W)`` and ``(K_h, K_w)`` -> ``(H - K_h + 1, W - K_w + 1)``."""
     device = get_device()
-    g = torch.Generator().manual_seed(19 if seed is None else seed)
+    g = generator(seed, 19)
     sizes = [(4, 4, 2, 2), (6, 5, 3, 3), (5, 7, 2, 3), (3, 3, 3, 3)]
     if seed is not None:
         sizes = []
@@ -358,7 +359,7 @@ def check_conv2d_module(Conv2d: type, seed: int | None = None) -> None:  # noqa:
     initialisation, the forward pass with the same weights, and the gradients of the
     input, weight and bias. ``x: (N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``."""
     name, device = "Conv2d", get_device()
-    g = torch.Generator().manual_seed(23 if seed is None else seed)
+    g = generator(seed, 23)
     settings = _module_settings(seed)
     for number, (c_in, c_out, kernel, stride, padding, bias) in enumerate(settings, 1):
         signature = (

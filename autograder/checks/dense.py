@@ -10,11 +10,8 @@ import torch.nn.functional as F
 from ..device import get_device
 from ._cases import Case, Mistake, call_student, describe_call, judge_tensor, run_cases
 from ._report import fail, report_pass
+from ._seeds import generator
 from ._student import Raised, type_name
-
-
-def _generator(seed: int | None, default: int) -> torch.Generator:
-    return torch.Generator().manual_seed(default if seed is None else seed)
 
 
 def check_neuron(neuron: Callable, seed: int | None = None) -> None:
@@ -22,7 +19,7 @@ def check_neuron(neuron: Callable, seed: int | None = None) -> None:
 
     ``x: (..., D)``, ``w: (D,)``, ``b`` a scalar; the result has shape ``x.shape[:-1]``.
     """
-    device, g = get_device(), _generator(seed, 7)
+    device, g = get_device(), generator(seed, 7)
     cases = []
     for lead, b in [((), 0.5), ((4,), -1.25), ((2, 3), 0.3)]:
         d = int(torch.randint(2, 7, (1,), generator=g))
@@ -56,7 +53,7 @@ def check_dense_forward(dense_forward: Callable, seed: int | None = None) -> Non
 
     ``x: (N, D_in)``, ``W: (D_out, D_in)``, ``b: (D_out,)`` -> ``(N, D_out)``.
     """
-    device, g = get_device(), _generator(seed, 11)
+    device, g = get_device(), generator(seed, 11)
     sizes = [(5, 4, 4), (1, 3, 2), (3, 6, 2)]
     if seed is not None:
         sizes += [tuple(int(v) for v in torch.randint(1, 9, (3,), generator=g)) for _ in range(3)]
@@ -124,7 +121,7 @@ def _dense_count_mistakes(d_in: int, d_out: int, bias: bool) -> list[Mistake]:
 
 def check_dense_param_count(dense_param_count: Callable, seed: int | None = None) -> None:
     """Check ``dense_param_count(in_features, out_features, bias=True)`` = ``in*out (+ out)``."""
-    g = _generator(seed, 3)
+    g = generator(seed, 3)
     random_sizes = [
         tuple(int(v) for v in torch.randint(2, 500, (2,), generator=g)) for _ in range(3)
     ]
@@ -197,7 +194,7 @@ def check_neuron_gradients(neuron_gradients: Callable, seed: int | None = None) 
     ``dL/dw`` has shape ``(D,)``; ``dL/db`` is a scalar (a 0-d or 1-element tensor).
     Autograd is not available inside the call: the gradients must come from the chain rule.
     """
-    name, device, g = "neuron_gradients", get_device(), _generator(seed, 5)
+    name, device, g = "neuron_gradients", get_device(), generator(seed, 5)
     shapes = (
         [(1, 2), (6, 3), (10, 5)]
         if seed is None
@@ -267,7 +264,7 @@ def check_sgd_step(sgd_step: Callable, seed: int | None = None) -> None:
 
     Updating ``w`` and ``b`` in place and returning them is accepted too.
     """
-    name, device, g = "sgd_step", get_device(), _generator(seed, 9)
+    name, device, g = "sgd_step", get_device(), generator(seed, 9)
     rates = [0.1, 0.5, 0.01]
     for number, lr in enumerate(rates, 1):
         d = int(torch.randint(1, 8, (1,), generator=g))

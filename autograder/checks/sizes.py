@@ -6,6 +6,7 @@ import torch
 
 from ._cases import NOT_IMPLEMENTED, Case, Mistake, run_cases
 from ._report import fail, report_pass
+from ._seeds import generator
 from ._student import invoke
 from .dense import judge_count
 
@@ -84,7 +85,7 @@ def _conv_count_mistakes(c_in, c_out, kernel_size, bias) -> list[Mistake]:
 def check_conv_param_count(conv_param_count: Callable, seed: int | None = None) -> None:
     """Check ``conv_param_count(in_channels, out_channels, kernel_size, bias=True)``
     = ``C_out*C_in*K_h*K_w (+ C_out)``; ``kernel_size`` an int or a pair."""
-    g = torch.Generator().manual_seed(13 if seed is None else seed)
+    g = generator(seed, 13)
     settings = [(3, 1, 5, None), (3, 6, 5, True), (16, 32, (3, 5), True), (8, 4, 3, False)]
     for _ in range(3 if seed is not None else 0):
         c_in, c_out = (int(v) for v in torch.randint(1, 65, (2,), generator=g))
@@ -138,7 +139,7 @@ def check_conv_output_size(conv_output_size: Callable, seed: int | None = None) 
     ``floor((in_size + 2*padding - kernel_size) / stride) + 1`` and its ``ValueError`` cases:
     kernel larger than the padded input, stride < 1, padding < 0."""
     name = "conv_output_size"
-    g = torch.Generator().manual_seed(17 if seed is None else seed)
+    g = generator(seed, 17)
     settings = [
         (32, 5, 1, 0),
         (32, 5, 1, 2),
@@ -204,8 +205,9 @@ def check_same_padding(same_padding: Callable, seed: int | None = None) -> None:
     """Check ``same_padding(kernel_size) = (kernel_size - 1) // 2`` for odd kernels and a
     ``ValueError`` for even ones."""
     name = "same_padding"
+    g = generator(seed, 203)
     kernels = [1, 3, 5, 7, 11] + (
-        [int(2 * torch.randint(6, 40, (1,)) + 1)] if seed is not None else []
+        [int(2 * torch.randint(6, 40, (1,), generator=g) + 1)] if seed is not None else []
     )
     cases = [
         Case(
