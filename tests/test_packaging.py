@@ -143,3 +143,13 @@ def test_ruff_check_and_format_are_clean():
     assert check.returncode == 0, check.stdout
     fmt = subprocess.run(ruff + ["format", "--check", str(REPO)], capture_output=True, text=True)
     assert fmt.returncode == 0, fmt.stdout
+
+
+def test_architecture_names_every_module():
+    text = (REPO / "ARCHITECTURE.md").read_text()
+    package = REPO / "autograder"
+    modules = [p.relative_to(package).as_posix() for p in package.rglob("*.py")]
+    missing = [
+        m for m in modules if f"`{m}`" not in text and f"`{m.removesuffix('.py')}`" not in text
+    ]
+    assert not missing, f"ARCHITECTURE.md does not mention {missing}"
