@@ -251,6 +251,11 @@ def clear(folder: str, keep: set[str]) -> bool:
 
 def run_child(config: dict, session: int) -> None:
     os.setsid()
+    # Without bubblewrap there is no PID namespace to take the child down with the
+    # supervisor: it dies with its parent instead.
+    prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() == 1:  # the supervisor was gone already
+        os._exit(0)
     channel_in = os.fdopen(session, "rb", buffering=0)
     channel_out = os.fdopen(os.dup(session), "wb")
     request = wire.read_frame(channel_in, TRUSTED_FRAME_BYTES, trusted=True)
@@ -302,11 +307,18 @@ def warm_up() -> None:
         wire.decode(wire.encode({"x": x, "n": (1, 2.0, "s")}), trusted)
 
 
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
+
+
+def prctl(option: int, value: int) -> None:
+    if ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), f"prctl({option}, {value}) failed")
+
+
 def not_dumpable() -> None:
-    """prctl(PR_SET_DUMPABLE, 0): processes of the same user (the students' children) can
-    no longer ptrace this one or open its /proc/<pid>/mem."""
-    if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE) failed")
+    """Processes of the same user (the students' children) can no longer ptrace this one
+    or open its /proc/<pid>/mem."""
+    prctl(PR_SET_DUMPABLE, 0)
 
 
 def main() -> None:

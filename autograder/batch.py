@@ -95,9 +95,10 @@ def grade_batch(
             todo.append((student, data, fingerprint))
     hidden = _hidden_paths(course, submissions)
     torch.set_num_threads(1)
-    runners: queue.Queue[Runner] = queue.Queue()
-    for _ in range(min(workers, len(todo))):
-        runners.put(Runner(limits, device, hidden, secret))  # each sandbox boots now
+    all_runners = [Runner(limits, device, hidden, secret) for _ in range(min(workers, len(todo)))]
+    runners: queue.Queue[Runner] = queue.Queue()  # each sandbox boots now, in parallel
+    for runner in all_runners:
+        runners.put(runner)
 
     def grade_one(student: str, data: bytes):
         runner = runners.get()
@@ -122,8 +123,8 @@ def grade_batch(
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         bar.close()
-        while not runners.empty():
-            runners.get().close()
+        for runner in all_runners:  # busy ones too: Ctrl-C must not leave sandboxes running
+            runner.close()
     results = course.results(assignment)
     for cells in results.values():
         for cell in cells:

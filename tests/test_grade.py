@@ -321,3 +321,27 @@ def test_a_result_the_grader_caused_is_graded_again(tmp_path, monkeypatch):
     assert all(c.status == "passed" for c in again["ann"].values())
     summary, _ = grade(tmp_path / "course", ASSIGNMENT, tmp_path / "submitted", workers=1)
     assert summary.unchanged == 1  # a final result is kept
+
+
+def test_ctrl_c_stops_busy_sandboxes_too(tmp_path):
+    from notebooks import reference_code
+
+    slow = {
+        gid: code + "\nimport time\ntime.sleep(4)\n"
+        for gid, code in reference_code(ASSIGNMENT).items()
+    }
+    students = {"a-quick": submission(ASSIGNMENT), "b-slow": submission(ASSIGNMENT, slow)}
+    write_batch(tmp_path / "submitted", ASSIGNMENT, students)
+    course = tmp_path / "course"
+    run = _cli("grade", ASSIGNMENT, tmp_path / "submitted", "--course", course, "--workers", "1")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and not list(course.glob("autograded/a-quick/*/*.json")):
+        time.sleep(0.2)
+    time.sleep(2)  # b-slow is now running its cells
+    interrupted = time.monotonic()
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130, err
+    assert time.monotonic() - interrupted < 15, "a busy sandbox ran on after Ctrl-C"
+    sandboxes = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
+    assert str(course) not in sandboxes

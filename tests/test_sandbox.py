@@ -4,6 +4,7 @@ the sandbox runs student code and answers with data, and collection derives ids 
 import io
 import os
 import pickle
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -130,3 +131,23 @@ def test_crafted_replies_are_refused_before_they_cost_the_grader():
         wire.decode(squeezed.getvalue())
     assert wire.decode(honest)["n"] == ()
     assert wire.decode(wire.encode({"a": (), "b": (), "c": [[], []]}))["c"] == [[], []]
+
+
+def test_without_bubblewrap_a_killed_sandbox_leaves_no_child_running(tmp_path, monkeypatch):
+    import time
+
+    from autograder import sandbox as sandboxes
+
+    monkeypatch.setattr(sandboxes, "bubblewrap", lambda: None)
+    sandbox = Sandbox(Limits(timeout=5), "cpu", [tmp_path])
+    scratch = sandbox._scratch  # unique to this sandbox: in its processes' command lines
+    try:
+        session = sandbox.begin({})
+        session.deadline = time.monotonic() + 1
+        with pytest.raises(SandboxTimeout):
+            session.run_cell("while True:\n    pass\n")
+    finally:
+        sandbox.kill()
+    time.sleep(0.5)
+    processes = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
+    assert scratch not in processes, "the child spinning in the loop outlived its sandbox"
