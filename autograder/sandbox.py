@@ -94,26 +94,50 @@ def _inside(path: Path, folders: Iterable[Path]) -> bool:
     return any(path == f or f in path.parents for f in folders)
 
 
+# What the sandbox sees of the host, read-only: the system's programs and libraries, the
+# dynamic loader's configuration and the time zone. Everything else of the host (home
+# folders, /srv, /opt, /var, the rest of /etc) is absent, but for this Python (below).
+SYSTEM = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
+SYSTEM += ["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime"]
+
+
+def visible(device: str) -> list[Path]:
+    """The host paths bound into the sandbox: the system, this Python's installation and
+    environment (every folder on its sys.path), the ``autograder`` package, and for CUDA
+    /sys (the driver's libraries are in /usr)."""
+    paths = {Path(p) for p in SYSTEM + (["/sys"] if device == "cuda" else [])}
+    paths |= {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent, PACKAGE}
+    paths |= {Path(sys.executable).resolve().parent.parent}
+    paths |= {Path(p) for p in sys.path if p and Path(p).is_dir()}
+    found = [p for p in paths if os.path.lexists(p)]
+    # A folder inside another one on the list comes with it.
+    return [p for p in found if p.is_symlink() or not _inside(p.parent, found)]
+
+
 def _bwrap_command(limits: Limits, hide: list[Path], device: str) -> list[str]:
     hide = [p.resolve() if p.is_dir() else p.resolve().parent for p in hide if p.exists()]
     hide = [p for p in hide if p != Path("/")]
-    reveal = {Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve(), PACKAGE}
-    reveal |= {Path(sys.executable).resolve().parent.parent}
     command = [bubblewrap(), "--die-with-parent", "--new-session", "--unshare-all"]
-    command += ["--uid", "65534", "--gid", "65534", "--ro-bind", "/", "/", "--proc", "/proc"]
+    command += ["--uid", "65534", "--gid", "65534", "--proc", "/proc"]
     command += ["--dev-bind", "/dev", "/dev"] if device == "cuda" else ["--dev", "/dev"]
-    # Mounts apply in order: the private /tmp first, so that a course, repository or venv
-    # that lives under /tmp is hidden or revealed on top of it, not covered by it.
+    # Mounts apply in order: the private /tmp first, so that a venv or package that lives
+    # under /tmp is bound on top of it, not covered by it.
     size = str(limits.files_mb * 2**20)
     command += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
-    for path in sorted(hide, key=lambda p: len(p.parts)):
-        command += ["--tmpfs", str(path)]
-    for path in sorted(reveal, key=lambda p: len(p.parts)):
-        if _inside(path, [*hide, Path("/tmp"), Path("/dev/shm")]):
+    shown = visible(device)
+    for path in sorted(shown, key=lambda p: len(p.parts)):
+        if path.is_symlink():  # /bin -> usr/bin on a merged /usr
+            command += ["--symlink", os.readlink(path), str(path)]
+        else:
             command += ["--ro-bind", str(path), str(path)]
-    for path in hide:  # empty and read-only: nothing written there could pass for real
-        command += ["--remount-ro", str(path)]
-    command += ["--chdir", "/tmp"]
+    # A course folder, submissions or sources inside what is shown (a venv in the course
+    # repository, say) are covered again: empty and read-only.
+    for path in sorted(hide, key=lambda p: len(p.parts)):
+        if _inside(path, shown) and not _inside(PACKAGE, [path]):
+            command += ["--tmpfs", str(path), "--remount-ro", str(path)]
+    # bubblewrap builds the new root on a tmpfs: read-only too, so only /tmp and /dev/shm
+    # (emptied after each student) can be written.
+    command += ["--remount-ro", "/", "--chdir", "/tmp"]
     return command
 
 

@@ -9,8 +9,10 @@ import os
 import resource
 import socket
 import subprocess
+import tempfile
 import threading
 import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -116,6 +118,11 @@ for path in PATHS:
     except OSError:
         found.append("blocked-write " + path)
 for folder in FOLDERS:
+    try:
+        if os.listdir(folder):
+            found.append("LISTED " + folder)
+    except OSError:
+        pass
     try:
         with open(os.path.join(folder, "planted.txt"), "w") as f:
             f.write("x")
@@ -270,13 +277,18 @@ def batch(tmp_path_factory, listener):
     port, _ = listener
     root = tmp_path_factory.mktemp("hostile")
     course, submitted = root / "course", root / "submitted"
+    outside = Path(tempfile.mkdtemp(prefix="autograder-host-", dir="/var/tmp")) / "unrelated.txt"
+    outside.write_text("a file of the grading machine's")
     paths = [
         str(REPO / "solutions/nn-review/nn-review.ipynb"),
         str(course / "gradebook.db"),
         str(submitted / "honest/nn-review/nn-review.ipynb"),
         str(REPO / "autograder/__init__.py"),
+        "/etc/passwd",  # outside the allow-list: the host's files are not there at all
+        str(outside),
     ]
     folders = [str(course), str(submitted / "honest"), str(REPO / "solutions"), "/tmp/work"]
+    folders += ["/etc", "/var", str(outside.parent)]
     snoop = f"PATHS = {paths!r}\nFOLDERS = {folders!r}\nPORT = {port}\n" + SNOOP
     students = {"honest": submission(A), "snoop": sigmoid_cell(SIGMOID + "\n" + snoop)}
     students |= {name: notebook for name, (notebook, _) in HOSTILE.items()}
@@ -389,7 +401,12 @@ def test_student_code_cannot_read_write_or_connect(batch, listener):
     assert f"READ {package}" in lines and f"WROTE {own_folder}" in lines, "controls: allowed"
     leaks = [line for line in lines if line.startswith(("READ", "WROTE"))]
     assert sorted(leaks) == sorted([f"READ {package}", f"WROTE {own_folder}"]), text
-    assert sum(line.startswith("blocked") for line in lines) == 11
+    assert sum(line.startswith("blocked") for line in lines) == 18
+    # Of the host, only the allow-list is there: /etc holds just the loader's files.
+    assert {line for line in lines if line.startswith("LISTED")} == {
+        "LISTED /etc",
+        f"LISTED {own_folder}",
+    }, text
     assert received == []
     assert (batch["submitted"] / "honest/nn-review/nn-review.ipynb").read_bytes() == batch[
         "honest_bytes"

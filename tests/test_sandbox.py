@@ -13,7 +13,14 @@ import torch
 
 from autograder import wire
 from autograder.collect import collect
-from autograder.sandbox import Limits, Sandbox, SandboxTimeout, _bwrap_command, bubblewrap
+from autograder.sandbox import (
+    Limits,
+    Sandbox,
+    SandboxTimeout,
+    _bwrap_command,
+    bubblewrap,
+    visible,
+)
 
 
 class Payload:
@@ -31,10 +38,13 @@ def test_a_reply_that_would_run_code_is_refused():
 
 
 @pytest.mark.skipif(bubblewrap() is None, reason="needs bubblewrap (installed by `make test`)")
-def test_private_tmp_is_mounted_before_the_hidden_and_revealed_paths(tmp_path):
+def test_the_sandbox_sees_an_allow_list_mounted_after_its_private_tmp(tmp_path):
     command = _bwrap_command(Limits(), [tmp_path], "cpu")
-    mounts = [command[i + 1] for i, arg in enumerate(command) if arg == "--tmpfs"]
-    assert mounts.index("/tmp") < mounts.index(str(tmp_path.resolve()))
+    assert ["--ro-bind", "/", "/"] not in [command[i : i + 3] for i in range(len(command))]
+    binds = [command[i + 2] for i, arg in enumerate(command) if arg in ("--ro-bind", "--symlink")]
+    assert set(binds) == {str(p) for p in visible("cpu")}
+    assert not [b for b in binds if b.startswith(("/root/.ssh", "/home", "/srv", "/var", "/opt"))]
+    assert command.index("/tmp") < min(command.index(b) for b in binds)
     assert "--unshare-all" in command and "--die-with-parent" in command
 
 
