@@ -7,6 +7,10 @@ serves, and the Colab, Binder and JupyterHub links of each notebook. Unset (empt
 are no launch links and the notebooks cannot install the package by themselves.
 """
 
+import shutil
+import subprocess
+import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
@@ -133,11 +137,6 @@ def build_wheel(project: Path, dest: Path) -> Path:
     """Build the student wheel of the project at ``project`` (its ``pyproject.toml`` and
     ``autograder/``) into ``dest``; return its path. Built from a copy, so that two builds
     at once never share pip's in-tree ``build/`` folder."""
-    import shutil
-    import subprocess
-    import sys
-    import tempfile
-
     dest = Path(dest).resolve()
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as scratch:

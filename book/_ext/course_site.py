@@ -23,17 +23,18 @@ NOTEBOOK = "exercises/{a}/{a}.ipynb"  # in the repository, relative to the book'
 
 
 def hosting(config) -> Hosting:
-    """What jupyter-book made of ``_config.yml``'s repository, launch_buttons and html."""
+    """What jupyter-book made of ``_config.yml``'s repository, launch_buttons and html, read
+    back into the file's own shape."""
     options = config.html_theme_options
-    launch = options.get("launch_buttons") or {}
-    defaults = Hosting()
-    return Hosting(
-        repository=str(options.get("repository_url") or ""),
-        branch=str(options.get("repository_branch") or defaults.branch),
-        site=str(config.html_baseurl or ""),
-        binderhub=str(launch.get("binderhub_url") or defaults.binderhub),
-        colab=str(launch.get("colab_url") or defaults.colab),
-        jupyterhub=str(launch.get("jupyterhub_url") or ""),
+    return Hosting.from_book_config(
+        {
+            "repository": {
+                "url": options.get("repository_url"),
+                "branch": options.get("repository_branch"),
+            },
+            "launch_buttons": options.get("launch_buttons"),
+            "html": {"baseurl": config.html_baseurl},
+        }
     )
 
 
