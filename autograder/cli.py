@@ -16,11 +16,11 @@ import sys
 import warnings
 from pathlib import Path
 
-from . import release as releasing
-from .collect import CollectError
-from .course import Course, CourseError
-from .sandbox import Limits, SandboxUnavailable, bubblewrap
-from .sources import NoCourse, Sources, find
+from .grading.collect import CollectError
+from .grading.course import Course, CourseError
+from .grading.sandbox import Limits, SandboxUnavailable, bubblewrap
+from .release import assignments as releasing
+from .release.sources import NoCourse, Sources, find
 
 DEFAULTS = Limits()
 LIMIT_OPTIONS = [  # (flag, Limits field, what it bounds)
@@ -81,7 +81,7 @@ def _device(choice: str) -> str:
 
 
 def _grade(args: argparse.Namespace) -> int:
-    from .batch import grade_batch
+    from .grading.batch import grade_batch
 
     if args.workers < 1:
         raise CourseError("--workers must be at least 1.")
@@ -120,7 +120,7 @@ def _grade(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from . import export
+    from .grading import export
 
     course = _course(args, existing=True)
     assignment = course.prepare(args.assignment)
@@ -130,7 +130,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from . import report
+    from .grading import report
 
     course = _course(args, existing=True)
     assignment = course.prepare(args.assignment)

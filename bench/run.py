@@ -14,13 +14,14 @@ from pathlib import Path
 import nbformat
 import torch
 
-from autograder.release import nbgrader_api
-from autograder.timing import SETTINGS, measure
+from autograder.release.assignments import nbgrader_api
+from autograder.release.reference import solution_code, submission
+from autograder.release.sources import find
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
-from catalogue import WRONG  # noqa: E402
-from notebooks import SOURCES, submission  # noqa: E402
+SOURCES = find(REPO)
+sys.path.insert(0, str(REPO / "book"))  # book/timing.py serves the speed page and this bench
+from timing import SETTINGS, measure  # noqa: E402
 
 ASSIGNMENT = "conv-layers"
 STUDENTS = 40
@@ -56,10 +57,11 @@ def bench_convolution() -> None:
 
 
 def batch(folder: Path) -> None:
-    wrongs = [w for w in WRONG if w.assignment == ASSIGNMENT]
+    """Half the class answers everything; each other student leaves one exercise out."""
+    exercises = sorted(solution_code(ASSIGNMENT, SOURCES))
     for i in range(STUDENTS):
-        wrong = wrongs[i % len(wrongs)] if i % 2 else None
-        notebook = submission(ASSIGNMENT, {wrong.cell: wrong.code} if wrong else None)
+        left_out = {exercises[i % len(exercises)]: "# not attempted\n"} if i % 2 else None
+        notebook = submission(SOURCES, ASSIGNMENT, left_out)
         path = folder / f"s{i:02d}" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
         path.parent.mkdir(parents=True)
         nbformat.write(notebook, path)

@@ -7,10 +7,10 @@ from pathlib import Path
 import nbformat
 from notebooks import SOURCES
 
-from autograder.batch import Summary, grade_batch
-from autograder.course import Course
-from autograder.engine import CellResult
-from autograder.sandbox import Limits
+from autograder.grading.batch import Summary, grade_batch
+from autograder.grading.course import Course
+from autograder.grading.engine import CellResult
+from autograder.grading.sandbox import Limits
 
 FAST = Limits(timeout=20)
 

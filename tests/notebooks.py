@@ -11,10 +11,10 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
-from autograder import reference
-from autograder.reference import without_markers
-from autograder.release import nbgrader_api
-from autograder.sources import find
+from autograder.release import reference
+from autograder.release.assignments import nbgrader_api
+from autograder.release.reference import grade_id
+from autograder.release.sources import find
 
 REPO = Path(__file__).resolve().parent.parent
 SOURCES = find(REPO)  # this repository's course: nbgrader_config.py, solutions/, exercises/
@@ -30,19 +30,6 @@ def source_notebook(assignment: str) -> nbformat.NotebookNode:
     return reference.source_notebook(assignment, SOURCES)
 
 
-def grade_id(cell) -> str | None:
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
-def reference_code(assignment: str) -> dict[str, str]:
-    """Each solution cell's reference code, markers removed, by grade_id."""
-    return {
-        grade_id(c): without_markers(c.source)
-        for c in source_notebook(assignment).cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
-
-
 def graded_cell_code(assignment: str) -> dict[str, str]:
     """Each graded test cell's full code (visible and hidden tests), by grade_id."""
     return {
@@ -52,18 +39,14 @@ def graded_cell_code(assignment: str) -> dict[str, str]:
     }
 
 
+def reference_code(assignment: str) -> dict[str, str]:
+    """Each solution cell's reference code, markers removed, by grade_id."""
+    return reference.solution_code(assignment, SOURCES)
+
+
 def submission(assignment: str, replace: dict[str, str] | None = None, fill: bool = True):
-    """The released notebook as a student would hand it in: every solution cell filled
-    with the reference (``fill``) and the cells in ``replace`` given other code."""
-    notebook = released_notebook(assignment)
-    reference = reference_code(assignment)
-    for cell in notebook.cells:
-        gid = grade_id(cell)
-        if replace and gid in replace:
-            cell.source = replace[gid]
-        elif fill and gid in reference:
-            cell.source = reference[gid]
-    return notebook
+    """The released notebook filled with the reference, ``replace``'s cells given other code."""
+    return reference.submission(SOURCES, assignment, replace, fill)
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from autograder.checks.sizes import expected_output_size
-from autograder.hosting import Hosting
+from autograder.release.hosting import Hosting
 
 REPO = Path(__file__).resolve().parent.parent
 HTML = REPO / "_build" / "html"
@@ -341,7 +341,7 @@ def test_explorer_responds_and_explains_invalid_settings(browser, served):
 
 
 def test_explorer_agrees_with_the_notebook_functions(browser, served):
-    from autograder.reference import load
+    from autograder.release.reference import load
 
     python = load("conv-layers", ["conv_output_size", "conv_param_count"])
     page, _ = open_page(browser, page_url(served, "book/conv-layers"))

@@ -6,10 +6,11 @@ import sys
 
 import pytest
 
-from autograder import checks, course, engine
-from autograder.checks._student import Opaque
-from autograder.engine import Assignment, TestCell
-from autograder.sandbox import Limits
+from autograder import checks
+from autograder.grading import course, engine
+from autograder.grading.engine import Assignment, TestCell
+from autograder.grading.protocol import Opaque
+from autograder.grading.sandbox import Limits
 
 
 class Reports:

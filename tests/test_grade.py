@@ -303,8 +303,8 @@ def test_export_and_report_write_the_outputs_again(tmp_path):
 
 
 def test_a_result_the_grader_caused_is_graded_again(tmp_path, monkeypatch):
-    from autograder import engine
-    from autograder.sandbox import SandboxCrashed
+    from autograder.grading import engine
+    from autograder.grading.sandbox import SandboxCrashed
 
     write_batch(tmp_path / "submitted", ASSIGNMENT, {"ann": submission(ASSIGNMENT)})
     original = engine.Runner.fresh_session

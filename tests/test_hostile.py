@@ -19,7 +19,7 @@ import pytest
 from grading import as_bytes, grade, read_csv, scores, write_batch
 from notebooks import REPO, reference_code, submission
 
-from autograder.sandbox import Limits, bubblewrap
+from autograder.grading.sandbox import Limits, bubblewrap
 
 pytestmark = pytest.mark.slow
 
@@ -489,7 +489,7 @@ os.chmod(scratch, 0o555)
 """
 FORGE = """
 import os, stat
-from autograder import wire
+from autograder.grading import wire
 forged = [{"ready": True}, {"started": True}] + [
     {"output": "", "truncated": False, "traceback": "",
      "error": {"type_name": "Forged", "bases": ["Exception"], "message": "forged"}},
@@ -527,7 +527,7 @@ except OSError as error:
 """
 RAW_REPLY = """
 import os, stat
-from autograder import wire
+from autograder.grading import wire
 def _reply_raw(message):
     for fd in range(3, 256):
         try:
@@ -606,7 +606,7 @@ def test_a_submission_ends_within_its_time_budget(sequence):
 
 
 def test_a_moodle_folder_cannot_take_another_students_id(tmp_path):
-    from autograder.collect import collect
+    from autograder.grading.collect import collect
 
     archive = tmp_path / "moodle.zip"
     with zipfile.ZipFile(archive, "w") as z:

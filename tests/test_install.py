@@ -17,9 +17,9 @@ import pytest
 from grading import grade, write_batch
 from notebooks import REPO, SOURCES, graded_cell_code, reference_code, submission
 
-from autograder.hosting import WHEELS, build_wheel
-from autograder.release import point_install_cell
-from autograder.sandbox import bubblewrap
+from autograder.grading.sandbox import bubblewrap
+from autograder.release.assignments import point_install_cell
+from autograder.release.hosting import WHEELS, build_wheel
 
 pytestmark = pytest.mark.slow
 RUNNER = Path(__file__).with_name("run_notebooks.py")

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder import wire
-from autograder.collect import collect
-from autograder.sandbox import (
+from autograder.grading import wire
+from autograder.grading.collect import collect
+from autograder.grading.sandbox import (
     Limits,
     Sandbox,
     SandboxTimeout,
@@ -96,7 +96,7 @@ def test_a_sandbox_that_cannot_start_stops_grading_and_records_nothing(tmp_path,
     from grading import grade, write_batch
     from notebooks import submission
 
-    from autograder import sandbox
+    from autograder.grading import sandbox
 
     write_batch(tmp_path / "submitted", "nn-review", {"ann": submission("nn-review")})
     monkeypatch.setattr(sandbox, "PROGRAM", "autograder.no_such_module")
@@ -146,7 +146,7 @@ def test_crafted_replies_are_refused_before_they_cost_the_grader():
 def test_without_bubblewrap_a_killed_sandbox_leaves_no_child_running(tmp_path, monkeypatch):
     import time
 
-    from autograder import sandbox as sandboxes
+    from autograder.grading import sandbox as sandboxes
 
     monkeypatch.setattr(sandboxes, "bubblewrap", lambda: None)
     sandbox = Sandbox(Limits(timeout=5), "cpu", [tmp_path])

@@ -3,22 +3,19 @@ is installed; every public link follows from _config.yml's one setting."""
 
 import json
 import shutil
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
+import course_site
 import nbformat
 import pytest
 import yaml
 from notebooks import REPO, SOURCES
 
-from autograder import release
 from autograder.cli import main
-from autograder.hosting import Hosting, is_set, wheel_name
-from autograder.sources import CONFIG_FILE, NoCourse, find
-
-sys.path.insert(0, str(REPO / "book" / "_ext"))
-import course_site  # noqa: E402
+from autograder.release import assignments as release
+from autograder.release.hosting import Hosting, is_set, wheel_name
+from autograder.release.sources import CONFIG_FILE, NoCourse, find
 
 PUBLISHED = Hosting(repository="https://github.com/Teach-Lab/cnn-course", branch="fall")
 NOTEBOOK = "exercises/conv-layers/conv-layers.ipynb"

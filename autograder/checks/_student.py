@@ -8,7 +8,6 @@ for them; ``invoke`` then sends the call there and gets plain data back (tensors
 strings), so the judging happens where the student's code cannot reach it.
 """
 
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,74 +50,19 @@ class Outcome:
     args_after: tuple = ()
 
 
-class Opaque:
-    """Stands for a value that cannot cross from the sandbox as data (a NumPy array, a
-    student-defined object); the checks only need its type's name and its repr."""
+class StandIn:
+    """Stands for a student's value that lives elsewhere (at grading time, in the sandbox).
+    ``invoke`` carries a call to it there; ``type_name`` names its type for messages."""
 
-    def __init__(self, type_name: str, text: str):
-        self.type_name, self.text = type_name, text
+    type_name: str
 
-    def __repr__(self) -> str:
-        return self.text
-
-
-class Remote:
-    """A student object that lives in the sandbox. ``session`` carries calls there."""
-
-    def __init__(self, session, handle: int, name: str, type_name: str):
-        self._session, self._handle = session, handle
-        self.__name__, self.type_name = name, type_name
-
-    def __repr__(self) -> str:
-        return f"<{self.type_name} {self.__name__}>"
-
-    def invoke(self, args, kwargs, **options) -> Outcome:
-        return self._session.invoke(self._handle, args, kwargs, **options)
-
-
-class RemoteCallable(Remote):
-    """A student function or class in the sandbox. Calling it runs it there."""
-
-    def __init__(self, session, handle, name, type_name, parameters):
-        super().__init__(session, handle, name, type_name)
-        self.__signature__ = _signature(parameters)
-
-    def __call__(self, *args, **kwargs):
-        outcome = self.invoke(args, kwargs)
-        if outcome.error is not None:
-            raise StudentError(outcome.error)
-        return outcome.value
-
-
-class StudentError(Exception):
-    """Student code raised ``error`` in the sandbox (seen from the grader)."""
-
-    def __init__(self, error: Raised):
-        super().__init__(f"{error.type_name}: {error.message}")
-        self.raised = error
-
-
-def _signature(parameters: list[tuple[str, int, bool]] | None) -> inspect.Signature | None:
-    if parameters is None:
-        return None
-    try:
-        return inspect.Signature(
-            [
-                inspect.Parameter(
-                    name,
-                    inspect._ParameterKind(kind),
-                    default=None if has_default else inspect._empty,
-                )
-                for name, kind, has_default in parameters
-            ]
-        )
-    except (ValueError, TypeError):
-        return None
+    def invoke(self, args: tuple, kwargs: dict, **options) -> Outcome:
+        raise TypeError(f"{self!r} cannot be called")
 
 
 def type_name(value: Any) -> str:
     """The name of ``value``'s type, for a message (seen through a stand-in, too)."""
-    if isinstance(value, Opaque | Remote):
+    if isinstance(value, StandIn):
         return value.type_name
     return type(value).__name__
 
@@ -153,6 +97,6 @@ def run_here(
 def invoke(target: Any, args: tuple = (), kwargs: dict | None = None, **options) -> Outcome:
     """Run student code on ``args`` wherever ``target`` lives (see :func:`run_here`)."""
     kwargs = kwargs or {}
-    if isinstance(target, Remote):
+    if isinstance(target, StandIn):
         return target.invoke(args, kwargs, **options)
     return run_here(target, args, kwargs, **options)

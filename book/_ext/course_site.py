@@ -2,7 +2,7 @@
 
 - ``{notebook-links} ASSIGNMENT`` writes a notebook's Download, Open in Colab, Open on
   Binder and Open on JupyterHub links, derived from ``repository.url`` (and
-  ``launch_buttons``) in ``_config.yml`` by :class:`autograder.hosting.Hosting`.
+  ``launch_buttons``) in ``_config.yml`` by :class:`autograder.release.hosting.Hosting`.
 - With the repository unset, the build says so once and leaves every launch link and the
   repository button out, instead of pointing them at a placeholder.
 - After an HTML build, the student wheel is built into ``_static/wheels/`` of the site,
@@ -16,7 +16,7 @@ from docutils.statemachine import StringList
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
-from autograder.hosting import WHEELS, Hosting, build_wheel
+from autograder.release.hosting import WHEELS, Hosting, build_wheel
 
 logger = logging.getLogger(__name__)
 NOTEBOOK = "exercises/{a}/{a}.ipynb"  # in the repository, relative to the book's root

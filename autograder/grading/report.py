@@ -34,7 +34,7 @@ _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 def _environment() -> Environment:
     environment = Environment(
-        loader=PackageLoader("autograder", "templates"),
+        loader=PackageLoader("autograder.grading", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
     )
     environment.filters["number"] = lambda value: f"{value:g}"

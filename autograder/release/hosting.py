@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode, urlsplit
 
-from . import __version__
+from .. import __version__
 
 BOOK_CONFIG = "_config.yml"
 WHEELS = "_static/wheels"

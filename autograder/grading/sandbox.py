@@ -1,6 +1,6 @@
 """Where student code runs at grading time, seen from the grader.
 
-A :class:`Sandbox` is one Python process (``autograder._sandboxed``) started under
+A :class:`Sandbox` is one Python process (``autograder.grading.supervisor``) started under
 bubblewrap when it is installed: its own user, PID, network and mount namespaces, the
 file system read-only, the course folder, the submissions, the repository (but for the
 ``autograder`` package) and home folders hidden, ``/tmp`` a small private tmpfs. A pids
@@ -36,14 +36,14 @@ from pathlib import Path
 from typing import Any
 
 from . import wire
-from .checks._student import Opaque, Outcome, Raised, Remote, RemoteCallable
+from .protocol import Outcome, handle_marker, raised, unwire
 
-PACKAGE = Path(__file__).resolve().parent
-PROGRAM = "autograder._sandboxed"  # what runs inside
+PACKAGE = Path(__file__).resolve().parent.parent  # the autograder package
+PROGRAM = "autograder.grading.supervisor"  # what runs inside
 PASSED_ON = {"PATH", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH", "CUDA_VISIBLE_DEVICES"}
 BOOT_SECONDS = 180.0  # a new sandbox: Python, torch and IPython imported
 CONTROL_SECONDS = 10.0  # a child started, or the sandbox cleared after one
-TRACEBACK_CHARS, MESSAGE_CHARS = 20_000, 2_000  # what the grader keeps of a student's error
+TRACEBACK_CHARS = 20_000  # what the grader keeps of a student's traceback
 
 
 @dataclass(frozen=True)
@@ -366,7 +366,7 @@ class Session:
         return {
             "output": output[:limit],
             "truncated": bool(reply.get("truncated")) or len(output) > limit,
-            "error": _raised(reply.get("error")),
+            "error": raised(reply.get("error")),
             "traceback": str(reply.get("traceback", ""))[:TRACEBACK_CHARS],
         }
 
@@ -385,8 +385,8 @@ class Session:
         message = {
             "op": "invoke",
             "handle": handle,
-            "args": wire.rebuild(args, _handle_marker),
-            "kwargs": wire.rebuild(kwargs, _handle_marker),
+            "args": wire.rebuild(args, handle_marker),
+            "kwargs": wire.rebuild(kwargs, handle_marker),
             "probe": f"{probe.__module__}:{probe.__qualname__}" if probe else None,
             "options": options,
         }
@@ -395,7 +395,7 @@ class Session:
         args_after = self._unwire(reply.get("args_after"))
         return Outcome(
             value=self._unwire(reply.get("value")),
-            error=_raised(reply.get("error")),
+            error=raised(reply.get("error")),
             forbidden=[str(f) for f in forbidden] if isinstance(forbidden, list) else [],
             op_count=int(reply.get("op_count") or 0),
             args_after=tuple(args_after) if isinstance(args_after, tuple | list) else (),
@@ -411,34 +411,4 @@ class Session:
 
     def _unwire(self, value: Any) -> Any:
         """A reply's value with its marker dicts turned into stand-ins."""
-        return wire.rebuild(value, self._stand_in)
-
-    def _stand_in(self, value: Any) -> Any:
-        if isinstance(value, dict) and "__remote__" in value:
-            name, type_name = str(value.get("name")), str(value.get("type"))
-            if value.get("callable"):
-                return RemoteCallable(
-                    self, int(value["__remote__"]), name, type_name, value.get("parameters")
-                )
-            return Remote(self, int(value["__remote__"]), name, type_name)
-        if isinstance(value, dict) and "__opaque__" in value:
-            return Opaque(str(value["__opaque__"]), str(value.get("repr")))
-        return wire.KEEP
-
-
-def _handle_marker(value: Any) -> Any:
-    """A :class:`Remote` in the grader's arguments travels as its handle marker."""
-    return {"__remote__": value._handle} if isinstance(value, Remote) else wire.KEEP
-
-
-def _raised(error: Any) -> Raised | None:
-    if not isinstance(error, dict):
-        return None
-    try:
-        return Raised(
-            str(error["type_name"])[:MESSAGE_CHARS],
-            tuple(str(b)[:MESSAGE_CHARS] for b in error["bases"][:64]),
-            str(error["message"])[:MESSAGE_CHARS],
-        )
-    except (KeyError, TypeError):
-        return Raised("Exception", ("Exception",), "unreadable error")
+        return unwire(self, value)

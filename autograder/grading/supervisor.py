@@ -1,4 +1,4 @@
-"""The program that runs inside the sandbox (``python -m autograder._sandboxed CONFIG``).
+"""The program that runs inside the sandbox (``python -m autograder.grading.supervisor CONFIG``).
 
 It imports torch, IPython and the checks once, then waits: this *supervisor* never runs
 student code, and is not dumpable, so its children can neither trace it nor write its
@@ -33,8 +33,8 @@ import torch
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
-from autograder import wire
 from autograder.checks._student import Raised, run_here
+from autograder.grading import wire
 
 PROBE_MODULES = ("autograder.checks.",)
 TRUSTED_FRAME_BYTES = 2**40

@@ -27,18 +27,22 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
+from ..release.assignments import nbgrader_api
+from ..release.sources import Sources
 from .engine import Assignment, CellResult, Graded
-from .release import nbgrader_api
 from .sandbox import Limits
-from .sources import Sources
 
 RESULT_FILE = "autograder.json"
 SECRET_FILE = ".autograder-secret"
 SECRET_VARIABLE = "AUTOGRADER_SECRET"
-PACKAGE = Path(__file__).resolve().parent
+PACKAGE = Path(__file__).resolve().parent.parent  # the autograder package
 # What decides a verdict besides the notebook and the tests: the checks, and the code that
 # runs and judges a submission.
-GRADING_CODE = ["checks/*.py", "engine.py", "sandbox.py", "_sandboxed.py", "wire.py", "device.py"]
+GRADING_CODE = [
+    "checks/*.py",
+    "device.py",
+    *(f"grading/{m}.py" for m in ("engine", "protocol", "sandbox", "supervisor", "wire")),
+]
 
 
 @functools.cache

@@ -29,9 +29,9 @@ import nbformat
 from nbgrader.api import Gradebook
 from nbgrader.utils import compute_checksum
 
-from . import checks
-from .checks._seeds import secret_cases
-from .checks._student import Opaque, StudentError
+from .. import checks
+from ..checks._seeds import secret_cases
+from .protocol import Opaque, StudentError
 from .sandbox import Limits, Sandbox, SandboxCrashed, SandboxGone, SandboxTimeout, Session
 
 MAX_RESTARTS = 3

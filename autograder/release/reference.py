@@ -1,5 +1,6 @@
-"""The reference solutions, loaded from the nbgrader source notebooks (for benchmarks and
-the book's timing page, which must not print them)."""
+"""The reference solutions, read from the nbgrader source notebooks: run (the book's timing
+page, which must not print them) or filled into the released notebook (a submission that
+earns every point, for the bench and the tests)."""
 
 import contextlib
 import io
@@ -39,3 +40,35 @@ def load(assignment: str, names: list[str]) -> dict[str, Any]:
                 code = compile(without_markers(cell.source), f"<{assignment}:{grade_id}>", "exec")
                 exec(code, namespace)
     return {name: namespace[name] for name in names}
+
+
+def grade_id(cell: nbformat.NotebookNode) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def solution_code(assignment: str, sources: course_sources.Sources | None = None) -> dict[str, str]:
+    """Each solution cell's reference code, markers removed, by grade_id."""
+    return {
+        grade_id(c): without_markers(c.source)
+        for c in source_notebook(assignment, sources).cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+def submission(
+    sources: course_sources.Sources,
+    assignment: str,
+    replace: dict[str, str] | None = None,
+    fill: bool = True,
+) -> nbformat.NotebookNode:
+    """The released notebook as a student would hand it in: every solution cell filled
+    with the reference (``fill``) and the cells in ``replace`` given other code."""
+    notebook = nbformat.read(sources.released(assignment), as_version=4)
+    reference = solution_code(assignment, sources)
+    for cell in notebook.cells:
+        gid = grade_id(cell)
+        if replace and gid in replace:
+            cell.source = replace[gid]
+        elif fill and gid in reference:
+            cell.source = reference[gid]
+    return notebook
