@@ -5,6 +5,10 @@
   ``grades.csv``, ``cells.csv``, feedback and ``report.html`` into the course folder.
 - ``autograder export ASSIGNMENT`` / ``autograder report ASSIGNMENT``: write the CSVs or
   the report again from the gradebook and the recorded results.
+- ``autograder export ASSIGNMENT --lms canvas|moodle [--roster FILE]``: the file the
+  platform's grade import takes, students matched by the id their submission gave.
+- ``autograder similarity ASSIGNMENT``: every pair of graded submissions compared;
+  ``similarity.html`` and ``similarity.csv``.
 
 Exit status: 0 when the work was done (whatever the students scored), 2 for bad
 arguments or a course folder that cannot be used, 130 when interrupted.
@@ -122,9 +126,50 @@ def _grade(args: argparse.Namespace) -> int:
 def _export(args: argparse.Namespace) -> int:
     from .grading import export
 
+    if args.lms is None:
+        given = [f for f in ("roster", "output", "column") if getattr(args, f) is not None]
+        if given or args.missing_zero:
+            flags = [f"--{f}" for f in given] + (["--missing-zero"] if args.missing_zero else [])
+            raise CourseError(f"{', '.join(flags)}: only with --lms canvas or --lms moodle.")
     course = _course(args, existing=True)
+    if args.lms is not None:
+        from .grading import lms
+
+        path, match = lms.export(
+            course,
+            args.assignment,
+            args.lms,
+            roster=args.roster,
+            output=args.output,
+            missing_zero=args.missing_zero,
+            column=args.column,
+        )
+        for line in match.lines():
+            print(line)
+        print(f"wrote {path}")
+        return 0
     assignment = course.prepare(args.assignment)
     for path in export.write(course, assignment, course.results(assignment)):
+        print(f"wrote {path}")
+    return 0
+
+
+def _similarity(args: argparse.Namespace) -> int:
+    from .grading.similarity import similarity
+
+    if not 0 < args.threshold <= 1:
+        raise CourseError("--threshold must be a share of the code, more than 0 and at most 1.")
+    if args.workers < 1:
+        raise CourseError("--workers must be at least 1.")
+    course = _course(args, existing=True)
+    assignment = course.prepare(args.assignment)
+    comparison, paths = similarity(course, assignment, args.threshold, args.workers)
+    print(comparison.line())
+    for pair in comparison.flagged[:10]:
+        print(f"  {pair.score:.2f}  {pair.student_a}  {pair.student_b}")
+    for problem in comparison.skipped:
+        print(f"  skipped: {problem}")
+    for path in paths:
         print(f"wrote {path}")
     return 0
 
@@ -203,9 +248,51 @@ def parser() -> argparse.ArgumentParser:
         grade.add_argument(flag, type=int, default=default, help=f"{what} (default: {default})")
     grade.set_defaults(run=_grade)
 
-    export = commands.add_parser("export", help="write grades.csv and cells.csv again")
+    export = commands.add_parser(
+        "export",
+        help="write grades.csv and cells.csv again, or (--lms) a file for Canvas's or Moodle's "
+        "grade import",
+    )
     _course_options(export)
+    export.add_argument(
+        "--lms",
+        choices=["canvas", "moodle"],
+        help="write the platform's grade import file (scores from the gradebook) instead",
+    )
+    export.add_argument(
+        "--roster",
+        type=Path,
+        help="the platform's export to fill: Canvas's gradebook CSV, Moodle's grading worksheet "
+        "or grade export (default: a plain file with the columns the importer needs)",
+    )
+    export.add_argument(
+        "--column", help="the roster's column for this assignment (default: found by its name)"
+    )
+    export.add_argument(
+        "--missing-zero",
+        action="store_true",
+        help="0 for roster students with no submission (default: their cell is left as it was)",
+    )
+    export.add_argument(
+        "--output", type=Path, help="file to write (default: <course>/<lms>-<assignment>.csv)"
+    )
     export.set_defaults(run=_export)
+    similar = commands.add_parser(
+        "similarity",
+        help="compare every pair of graded submissions; write similarity.html and .csv",
+    )
+    _course_options(similar)
+    similar.add_argument(
+        "--threshold",
+        type=float,
+        default=0.5,
+        help="flag pairs whose score (share of one student's code also in the other's) is at "
+        "least this (default: 0.5)",
+    )
+    similar.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)"
+    )
+    similar.set_defaults(run=_similarity)
     report = commands.add_parser("report", help="write report.html again")
     _course_options(report)
     report.set_defaults(run=_report)
