@@ -1,11 +1,16 @@
 """The fast layer of the catalogue: each wrong implementation, run through its test cell's
-checks in-process, fails with its misconception's message; each correct one passes."""
+checks in-process, fails with its misconception's message; each correct one passes. Every
+message a check defines is reached by some wrong implementation, and no message says "off
+by one" to a mistake that is not one."""
+
+import functools
+import inspect
 
 import pytest
 from catalogue import CORRECT, WRONG
 from notebooks import graded_cell_code, reference_code, source_notebook
 
-from autograder.checks import CheckFailed
+from autograder.checks import CheckFailed, _cases, activations, conv, dense, sizes
 
 
 def namespace_with(assignment: str, cell: str, code: str) -> dict:
@@ -25,9 +30,13 @@ def namespace_with(assignment: str, cell: str, code: str) -> dict:
     return namespace
 
 
-@pytest.mark.parametrize("wrong", WRONG, ids=lambda w: w.name)
-def test_wrong_implementation_fails_only_its_cell_with_its_message(wrong):
+@functools.cache
+def first_failure(name: str) -> str:
+    """The first line of the failure of wrong implementation ``name``'s test cell, after
+    checking that every other test cell (but its cascade) passes."""
+    wrong = next(w for w in WRONG if w.name == name)
     namespace = namespace_with(wrong.assignment, wrong.cell, wrong.code)
+    message = None
     for test, code in graded_cell_code(wrong.assignment).items():
         if test in wrong.cascade:
             continue
@@ -36,8 +45,14 @@ def test_wrong_implementation_fails_only_its_cell_with_its_message(wrong):
             continue
         with pytest.raises(CheckFailed) as failure:
             exec(code, namespace)
-        first_line = str(failure.value).splitlines()[0]
-        assert wrong.message in first_line, str(failure.value)
+        message = str(failure.value)
+    assert message is not None, wrong.test
+    return message.splitlines()[0]
+
+
+@pytest.mark.parametrize("wrong", WRONG, ids=lambda w: w.name)
+def test_wrong_implementation_fails_only_its_cell_with_its_message(wrong):
+    assert wrong.message in first_failure(wrong.name)
 
 
 @pytest.mark.parametrize("correct", CORRECT, ids=lambda c: c.name)
@@ -49,6 +64,38 @@ def test_correct_alternative_passes(correct):
 
 def test_catalogue_covers_every_graded_cell_and_many_mistakes():
     assert len(WRONG) >= 15
+    assert len({w.name for w in WRONG}) == len(WRONG)
     for assignment in ("nn-review", "conv-layers"):
         tested = {w.test for w in WRONG if w.assignment == assignment}
         assert tested == set(graded_cell_code(assignment)), assignment
+
+
+def test_only_an_off_by_one_is_called_off_by_one():
+    said = {w.name: "off by one" in first_failure(w.name).replace("-", " ") for w in WRONG}
+    assert {name for name, off in said.items() if off} == {w.name for w in WRONG if w.off_by_one}
+
+
+def message_constants() -> dict[str, str]:
+    """Every message the checks define as a constant: module-level strings in capitals, and
+    the messages of module-level tables of (message, slip) pairs."""
+    found = {}
+    for module in (_cases, activations, conv, dense, sizes):
+        for name, value in vars(module).items():
+            if not name.isupper() or inspect.getmodule(value) not in (None, module):
+                continue
+            if isinstance(value, str):
+                found[f"{module.__name__}.{name}"] = value
+            elif isinstance(value, list) and all(isinstance(v, tuple) for v in value):
+                for number, (message, _) in enumerate(value):
+                    found[f"{module.__name__}.{name}[{number}]"] = message
+    return found
+
+
+def test_every_message_is_reached_by_a_catalogue_mistake():
+    messages = message_constants()
+    assert len(messages) > 40
+    lines = [first_failure(w.name) for w in WRONG]
+    unreached = sorted(
+        name for name, text in messages.items() if not any(text in line for line in lines)
+    )
+    assert not unreached

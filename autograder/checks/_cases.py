@@ -1,15 +1,25 @@
-"""The engine every check shares: run the student's function on a list of cases,
-judge each answer, and explain a wrong one by the misconception that reproduces it.
+"""The engine every check shares: run the student's function on a list of cases, judge
+each answer, and explain a wrong one by the misconception that reproduces it.
+
+A diagnosis is never a guess. A :class:`Mistake` is a replay of one misconception on the
+case's inputs; its message is given only when the replay reproduces what the student's
+function returned, and when no other case contradicts it (a case the student got right,
+where the misconception would have given a wrong answer, rules it out). A :class:`Retry`
+calls the student's function once more on inputs changed in one way (channels last, no
+bias, ints for pairs, ...): when that call gives the right answer, the change names what
+went wrong, for a crash as for a wrong answer. When nothing explains the answer, the
+message says so plainly and gives what the student needs to reproduce the case.
 """
 
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from numbers import Integral
 from typing import Any
 
 import torch
 
-from ._report import fail, report_pass
+from ._report import fail, first_line, report_pass
 from ._student import Raised, invoke, type_name
 
 # (rtol, atol) for comparing a student's tensor with the reference, per dtype.
@@ -22,19 +32,73 @@ TOLERANCES = {
 
 NOT_IMPLEMENTED = "not implemented yet: replace `raise NotImplementedError()` with your code."
 OVERFLOW = "returned nan or inf where the answer is finite (an overflow?)."
+VALUES_MISPLACED = (
+    "the output holds the right values, but in the wrong places: check the order of its axes "
+    "(a reshape or view never moves an axis; permute does)."
+)
+
+
+def pair(value) -> tuple[int, int]:
+    """An int or an ``(h, w)`` pair, as an ``(h, w)`` tuple of ints."""
+    if isinstance(value, Integral):
+        return int(value), int(value)
+    h, w = value
+    return int(h), int(w)
+
+
+def case_header(number: int, total: int, description: str) -> str:
+    """``Failed on case n of N: description``, the line that says where a check failed."""
+    return f"Failed on case {number} of {total}: {description}"
+
+
+def _same(got: Any, expected: Any) -> bool:
+    """Whether ``got`` is ``expected`` (tensors within tolerance; tuples part by part)."""
+    if isinstance(expected, tuple | list):
+        return (
+            isinstance(got, tuple | list)
+            and len(got) == len(expected)
+            and all(_same(g, e) for g, e in zip(got, expected, strict=True))
+        )
+    if isinstance(expected, torch.Tensor):
+        return isinstance(got, torch.Tensor) and close(got, expected)
+    return not isinstance(got, torch.Tensor | bool) and got == expected
 
 
 @dataclass
 class Mistake:
     """A known wrong answer: what the mistaken code returns, and what to tell the student.
 
-    Give ``output`` (the value it returns) when the values identify the
-    mistake, or only ``shape`` when the shape does.
+    Give ``output`` (the value it returns, a tuple for an answer in parts) when the values
+    identify the mistake; ``explains`` (a test of the student's answer) when only part of
+    the answer is known; or only ``shape``, weaker evidence, used when nothing stronger fits
+    and no other shape-only mistake gives the same shape. ``key`` names the variant (the
+    message by default) so that other cases can confirm or rule it out; ``neutral`` is said
+    instead when another mistake with the same ``neutral`` fits equally well.
     """
 
     message: str
     output: Any = None
     shape: tuple | None = None
+    explains: Callable[[Any], bool] | None = None
+    key: str = ""
+    neutral: str = ""
+
+    def __post_init__(self):
+        self.key = self.key or self.message
+
+    @property
+    def weak(self) -> bool:
+        return self.output is None and self.explains is None
+
+    def fits(self, got: Any) -> bool:
+        """Whether this mistake returns ``got``."""
+        if self.output is not None:
+            return _same(got, self.output)
+        if self.explains is not None:
+            return bool(self.explains(got))
+        if self.shape is not None:
+            return isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(self.shape)
+        return False
 
     def returns_shape(self) -> tuple | None:
         if self.shape is not None:
@@ -43,11 +107,28 @@ class Mistake:
 
 
 @dataclass
+class Retry:
+    """Another call of the student's function that tests one hypothesis: when it returns
+    one of ``accepts`` for ``args`` and ``kwargs``, ``message`` says what went wrong.
+    ``when_raised``: try it only when the original call raised an error whose message
+    contains this text."""
+
+    message: str
+    args: tuple
+    kwargs: dict
+    accepts: list
+    when_raised: str | None = None
+
+
+@dataclass
 class Case:
     """One call of the student's function and the answer it must give.
 
-    ``mistakes`` is called only when the answer is wrong, so building the
-    candidate wrong answers costs nothing when the student is right.
+    ``mistakes`` and ``retries`` are called only when the answer is wrong, so building the
+    candidate wrong answers costs nothing when the student is right. ``parts`` names the
+    parts of an answer that is a tuple (``expected`` is then a tuple too). ``setup`` and
+    ``reference`` let a student reproduce the case in one line: the inputs (as Python) and
+    the reference call to compare with.
     """
 
     description: str
@@ -55,7 +136,23 @@ class Case:
     expected: Any
     kwargs: dict = field(default_factory=dict)
     mistakes: Callable[[], list[Mistake]] = list
+    retries: Callable[[], list[Retry]] = list
     overflow_hint: str = ""
+    what: str = "the output"
+    parts: tuple[str, ...] = ()
+    setup: str = ""
+    reference: str = ""
+
+
+@dataclass
+class Verdict:
+    """What is wrong with one answer. ``diagnose``: a misconception may explain it (a
+    wrong shape or wrong values); ``evidence``: said with a diagnosis, ``detail`` without."""
+
+    summary: str
+    detail: str = ""
+    diagnose: bool = False
+    evidence: str = ""
 
 
 def tolerance(dtype: torch.dtype) -> tuple[float, float]:
@@ -78,10 +175,20 @@ def describe_call(args: tuple, kwargs: dict, names: Iterable[str]) -> str:
     return ", ".join(parts)
 
 
+def randn_code(value: Any) -> str:
+    """Python that makes a random tensor shaped like ``value`` (or ``value`` itself), for a
+    one-line reproduction."""
+    if not isinstance(value, torch.Tensor):
+        return repr(value)
+    dims = ", ".join(str(s) for s in value.shape) or "()"
+    dtype = "" if value.dtype == torch.float32 else f", dtype={value.dtype}"
+    return f"torch.randn({dims}{dtype})"
+
+
 def close(got: torch.Tensor, expected: torch.Tensor) -> bool:
     rtol, atol = tolerance(expected.dtype)
     return got.shape == expected.shape and torch.allclose(
-        got.to(expected.dtype), expected, rtol=rtol, atol=atol, equal_nan=True
+        got.to(expected.device, expected.dtype), expected, rtol=rtol, atol=atol, equal_nan=True
     )
 
 
@@ -95,27 +202,43 @@ def _argument_names(fn: Callable, args: tuple, kwargs: dict) -> dict[str, Any]:
 
 def raised_line(error: Raised) -> str:
     """``raised ValueError: the first line of its message``."""
-    message = error.message.strip().splitlines()[0] if error.message.strip() else ""
-    return f"raised {error.type_name}: {message}"
+    return f"raised {error.type_name}: {first_line(error.message)}"
 
 
-def call_student(
-    name: str,
+def _changed_input(fn: Callable, args: tuple, kwargs: dict, snapshots: list, after: tuple):
+    """The name of the first tensor argument the call changed, or None."""
+    for position, (before, now) in enumerate(zip(snapshots, after, strict=False)):
+        if before is None:
+            continue
+        changed = not isinstance(now, torch.Tensor) or now.shape != before.shape
+        if changed or not torch.equal(now.detach(), before):
+            names = list(_argument_names(fn, args, kwargs))
+            return names[position] if position < len(names) else f"argument {position + 1}"
+    return None
+
+
+@dataclass
+class Called:
+    """One call of student code: its value, or the exception it raised, or ``problem``:
+    a message that ends the check whatever the answer (a forbidden routine, an input
+    changed in place, a stub)."""
+
+    value: Any = None
+    raised: Raised | None = None
+    problem: str | None = None
+
+
+def attempt(
     fn: Callable,
     args: tuple,
     kwargs: dict,
     *,
-    where: str,
     forbid: str | None = None,
     inputs_frozen: bool = True,
     inference: bool = False,
     probe: Callable | None = None,
-    explain: Callable[[Raised], str | None] = lambda error: None,
-) -> Any:
-    """Call ``fn(*args, **kwargs)`` (or ``probe(fn, *args, **kwargs)``) through
-    :func:`invoke` and fail with a student-facing message when the call raises, uses a
-    forbidden routine, or (with ``inputs_frozen``) changes a tensor input.
-    ``explain`` may turn an exception into a more specific first line."""
+) -> Called:
+    """Call ``fn(*args, **kwargs)`` (or ``probe(fn, *args, **kwargs)``) through :func:`invoke`."""
     check_inputs = inputs_frozen and probe is None
     snapshots = (
         [a.detach().clone() if isinstance(a, torch.Tensor) else None for a in args]
@@ -127,74 +250,245 @@ def call_student(
     )
     if outcome.error is not None:
         if outcome.error.is_a("NotImplementedError"):
-            fail(name, NOT_IMPLEMENTED)
-        explanation = explain(outcome.error)
-        if explanation:
-            fail(name, explanation, where, raised_line(outcome.error))
-        fail(name, raised_line(outcome.error), where)
+            return Called(raised=outcome.error, problem=NOT_IMPLEMENTED)
+        return Called(raised=outcome.error)
     if outcome.forbidden:
         used = " and ".join(outcome.forbidden)
-        fail(
-            name,
-            f"uses {used}, which this exercise asks you not to call. "
-            "Write the computation yourself with basic tensor operations.",
+        return Called(
+            problem=f"uses {used}, which this exercise asks you not to call. "
+            "Write the computation yourself with basic tensor operations."
         )
     if check_inputs:
-        names = list(_argument_names(fn, args, kwargs))
-        for position, (before, after) in enumerate(
-            zip(snapshots, outcome.args_after, strict=False)
-        ):
-            if before is None:
-                continue
-            changed = not isinstance(after, torch.Tensor) or after.shape != before.shape
-            if changed or not torch.equal(after.detach(), before):
-                arg_name = names[position] if position < len(names) else f"argument {position + 1}"
-                fail(
-                    name,
-                    f"changed its input `{arg_name}` in place. Leave the inputs as they are: "
-                    "work on a copy (e.g. `x.clone()`) or build a new tensor.",
-                    where,
-                )
-    return outcome.value
+        changed = _changed_input(fn, args, kwargs, snapshots, outcome.args_after)
+        if changed is not None:
+            return Called(
+                problem=f"changed its input `{changed}` in place. Leave the inputs as they are: "
+                "work on a copy (e.g. `x.clone()`) or build a new tensor."
+            )
+    return Called(value=outcome.value)
 
 
-def judge_tensor(got: Any, case: Case, what: str = "the output") -> tuple[str, str] | None:
-    """Compare one returned tensor with ``case.expected``; None when it is right,
-    else ``(summary, detail)`` with the misconception that explains it when one does."""
-    expected = case.expected
-    if not isinstance(got, torch.Tensor):
-        return f"{what} should be a torch.Tensor, but it is a {type_name(got)}.", ""
-    if got.device != expected.device:
-        return (
-            f"{what} is on {got.device}, but the inputs are on {expected.device}. "
-            "Create new tensors on the input's device (`device=x.device`).",
-            "",
-        )
-    shape_detail = f"{what} has shape {tuple(got.shape)}; expected {tuple(expected.shape)}."
-    if got.shape != expected.shape:
-        for mistake in case.mistakes():
-            if mistake.returns_shape() == tuple(got.shape):
-                return mistake.message, shape_detail
-        return f"{what} has the wrong shape.", shape_detail
-    if got.dtype != expected.dtype:
-        return (
-            f"{what} has dtype {got.dtype} but the inputs are {expected.dtype}. "
-            "Keep the input's dtype (e.g. `torch.zeros(..., dtype=x.dtype, device=x.device)`).",
-            "",
-        )
-    if (~torch.isfinite(got) & torch.isfinite(expected)).any():
-        return OVERFLOW + (" " + case.overflow_hint if case.overflow_hint else ""), ""
-    if close(got, expected):
-        return None
-    for mistake in case.mistakes():
-        if isinstance(mistake.output, torch.Tensor) and close(got, mistake.output):
-            return mistake.message, ""
-    error = (got.to(expected.dtype) - expected).abs()
+def call_student(
+    name: str,
+    fn: Callable,
+    args: tuple,
+    kwargs: dict,
+    *,
+    where: str,
+    explain: Callable[[Raised], str | None] = lambda error: None,
+    **options,
+) -> Any:
+    """Call ``fn`` like :func:`attempt` and fail with a student-facing message when the call
+    raises, uses a forbidden routine, or changes a tensor input. ``explain`` may turn an
+    exception into a more specific first line."""
+    called = attempt(fn, args, kwargs, **options)
+    if called.problem is not None:
+        fail(name, called.problem, "" if called.problem == NOT_IMPLEMENTED else where)
+    if called.raised is not None:
+        explanation = explain(called.raised)
+        if explanation:
+            fail(name, explanation, where, raised_line(called.raised))
+        fail(name, raised_line(called.raised), where)
+    return called.value
+
+
+def _largest_difference(got: torch.Tensor, expected: torch.Tensor) -> str:
+    """Where ``got`` and ``expected`` (same shape) differ most, in one sentence."""
+    error = (got.to(expected.device, expected.dtype) - expected).abs()
+    error = torch.where(torch.isnan(error), torch.full_like(error, float("inf")), error)
     index = tuple(int(i) for i in torch.nonzero(error == error.max())[0]) if error.ndim else ()
     return (
-        f"{what} has the right shape but wrong values.",
         f"Largest difference {error.max().item():.3g} at index {index}: "
-        f"got {got[index].item():.6g}, expected {expected[index].item():.6g}.",
+        f"got {got[index].item():.6g}, expected {expected[index].item():.6g}."
+    )
+
+
+def _overlap_detail(got: torch.Tensor, expected: torch.Tensor) -> str:
+    """For tensors of the same rank but different shapes: how their common part compares."""
+    if got.ndim != expected.ndim or got.ndim == 0:
+        return ""
+    common = tuple(slice(0, min(a, b)) for a, b in zip(got.shape, expected.shape, strict=True))
+    g, e = got[common], expected[common]
+    if g.numel() == 0:
+        return ""
+    text = ", ".join(
+        ":" if s.stop == a == b else f":{s.stop}"
+        for s, a, b in zip(common, got.shape, expected.shape, strict=True)
+    )
+    if close(g, e):
+        return f"The common part [{text}] is right."
+    return f"In the common part [{text}]: " + _largest_difference(g, e)
+
+
+def judge_tensor(
+    got: Any, expected: torch.Tensor, what: str = "the output", overflow_hint: str = ""
+) -> Verdict | None:
+    """Compare one returned tensor with ``expected``; None when it is right."""
+    if not isinstance(got, torch.Tensor):
+        return Verdict(f"{what} should be a torch.Tensor, but it is a {type_name(got)}.")
+    if got.device != expected.device:
+        return Verdict(
+            f"{what} is on {got.device}, but the inputs are on {expected.device}. "
+            "Create new tensors on the input's device (`device=x.device`)."
+        )
+    if got.shape != expected.shape:
+        shapes = f"{what} has shape {tuple(got.shape)}; expected {tuple(expected.shape)}."
+        return Verdict(
+            f"{what} has the wrong shape.",
+            " ".join(filter(None, [shapes, _overlap_detail(got, expected)])),
+            diagnose=True,
+            evidence=shapes,
+        )
+    if got.dtype != expected.dtype:
+        return Verdict(
+            f"{what} has dtype {got.dtype} but the inputs are {expected.dtype}. "
+            "Keep the input's dtype (e.g. `torch.zeros(..., dtype=x.dtype, device=x.device)`)."
+        )
+    if (~torch.isfinite(got) & torch.isfinite(expected)).any():
+        return Verdict(OVERFLOW + (" " + overflow_hint if overflow_hint else ""))
+    if close(got, expected):
+        return None
+    shape = f"{what} has the expected shape {tuple(expected.shape)}. " if got.ndim else ""
+    return Verdict(
+        f"{what} has the right shape but wrong values.",
+        shape + _largest_difference(got, expected),
+        diagnose=True,
+    )
+
+
+def expect_tensor(name: str, got: Any, expected: torch.Tensor, what: str, where: str) -> None:
+    """Fail with what is wrong when ``got`` is not ``expected`` (no misconception replayed)."""
+    verdict = judge_tensor(got, expected, what)
+    if verdict is not None:
+        fail(name, verdict.summary, where, verdict.detail)
+
+
+def judge_answer(got: Any, case: Case) -> Verdict | None:
+    """Judge a tensor answer, or a tuple of them part by part (``case.parts``)."""
+    if not case.parts:
+        return judge_tensor(got, case.expected, case.what, case.overflow_hint)
+    for what, got_part, expected_part in zip(case.parts, got, case.expected, strict=True):
+        verdict = judge_tensor(got_part, expected_part, what, case.overflow_hint)
+        if verdict is not None:
+            return verdict
+    return None
+
+
+def misplaced(expected: torch.Tensor) -> Mistake:
+    """The right values, perhaps in the wrong places: as many values, alike once sorted."""
+
+    def explains(got: Any) -> bool:
+        if not isinstance(got, torch.Tensor) or got.numel() != expected.numel():
+            return False
+        return close(got.flatten().sort().values, expected.flatten().sort().values)
+
+    return Mistake(VALUES_MISPLACED, explains=explains)
+
+
+@dataclass
+class Ran:
+    """What the student's function did on one case: ``value`` (normalized) with its
+    ``verdict`` (None when right), or ``raised``, or a ``problem`` that ends the check."""
+
+    case: Case
+    value: Any = None
+    raised: Raised | None = None
+    verdict: Verdict | None = None
+    problem: str | None = None
+    normalize: Callable[[Any, Case], Any] | None = None
+    _mistakes: list[Mistake] | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.raised is None and self.problem is None
+
+    @property
+    def wrong(self) -> bool:
+        return not self.answered or self.verdict is not None
+
+    def mistakes(self) -> list[Mistake]:
+        """The case's mistakes, their outputs normalized like the student's answers."""
+        if self._mistakes is None:
+            self._mistakes = self.case.mistakes()
+            if self.normalize is not None:
+                for mistake in self._mistakes:
+                    if mistake.output is not None:
+                        output = self.normalize(mistake.output, self.case)
+                        mistake.output = None if isinstance(output, Verdict) else output
+        return self._mistakes
+
+
+def _standing(mistake: Mistake, others: list[Ran]) -> int:
+    """How the other cases judge ``mistake``: 2 consistent with each, 1 not ruled out by any
+    right answer (but another wrong answer has another cause too), 0 ruled out."""
+    level = 2
+    for ran in others:
+        variant = next((m for m in ran.mistakes() if m.key == mistake.key), None)
+        if variant is None:  # the misconception does not apply there: no evidence
+            continue
+        if ran.verdict is None:
+            if not variant.fits(ran.case.expected):
+                return 0
+        elif not variant.fits(ran.value):
+            level = 1
+    return level
+
+
+def diagnose(runs: list[Ran], index: int) -> str | None:
+    """The message of the misconception that explains ``runs[index]``'s answer, when one does
+    and no other case rules it out; None otherwise."""
+    ran = runs[index]
+    fitting = [m for m in ran.mistakes() if m.fits(ran.value)]
+    if not fitting:
+        return None
+    others = [r for i, r in enumerate(runs) if i != index and r.answered]
+    standing = [(_standing(m, others), m) for m in fitting]
+    for level in (2, 1):
+        strong = [m for s, m in standing if s == level and not m.weak]
+        if strong:
+            first = strong[0]
+            rivals = {m.message for m in strong if m.neutral and m.neutral == first.neutral}
+            return first.neutral if first.neutral and len(rivals) > 1 else first.message
+        weak = {m.message for s, m in standing if s == level and m.weak}
+        if len(weak) == 1:
+            return weak.pop()
+    return None
+
+
+def try_retries(
+    fn: Callable,
+    case: Case,
+    raised: Raised | None,
+    *,
+    normalize: Callable[[Any, Case], Any] | None = None,
+    **options,
+) -> str | None:
+    """The message of the first retry that the student's function gets right, if any."""
+    for retry in case.retries():
+        if retry.when_raised is not None and (
+            raised is None or retry.when_raised not in raised.message
+        ):
+            continue
+        called = attempt(fn, retry.args, retry.kwargs, inputs_frozen=False, **options)
+        if called.raised is not None or called.problem is not None:
+            continue
+        value = called.value
+        if normalize is not None:
+            value = normalize(value, case)
+            if isinstance(value, Verdict):
+                continue
+        if any(_same(value, accepted) for accepted in retry.accepts):
+            return retry.message
+    return None
+
+
+def reproduction(name: str, case: Case, names: tuple[str, ...]) -> str:
+    """``To reproduce: <inputs>; compare name(...) with <reference>.``, when the case says how."""
+    if not case.setup or not case.reference:
+        return ""
+    arguments = list(names[: len(case.args)]) + [f"{k}={v!r}" for k, v in case.kwargs.items()]
+    return (
+        f"To reproduce: {case.setup}; compare {name}({', '.join(arguments)}) with {case.reference}."
     )
 
 
@@ -204,22 +498,91 @@ def run_cases(
     cases: Iterable[Case],
     *,
     names: tuple[str, ...],
-    judge: Callable[[Any, Case], tuple[str, str] | None] = judge_tensor,
+    judge: Callable[[Any, Case], Verdict | None] = judge_answer,
+    normalize: Callable[[Any, Case], Any] | None = None,
     forbid: str | None = None,
+    inputs_frozen: bool = True,
+    inference: bool = False,
+    explain: Callable[[Raised], str | None] = lambda error: None,
     announce: bool = True,
 ) -> None:
-    """Run every case; fail at the first wrong answer, else (with ``announce``) print one
-    success line."""
+    """Run every case; fail at the first wrong answer, explained where a misconception (or a
+    retry) explains it, else (with ``announce``) print one success line.
+
+    Once a case has gone wrong, the remaining cases still run: their answers confirm or rule
+    out the misconceptions that fit the first wrong one. ``normalize`` turns a returned
+    value into the form ``judge`` compares (or a :class:`Verdict` when it cannot)."""
     if not callable(fn):
         fail(name, f"expected a function, got {describe(fn)}.")
     cases = list(cases)
-    for number, case in enumerate(cases, 1):
-        call = describe_call(case.args, case.kwargs, names)
-        where = f"Failed on case {number} of {len(cases)}: {case.description}\n  call: {call}"
-        got = call_student(name, fn, case.args, case.kwargs, where=where, forbid=forbid)
-        problem = judge(got, case)
-        if problem is not None:
-            summary, detail = problem
-            fail(name, summary, where, detail)
-    if announce:
-        report_pass(name, len(cases))
+    options = {"forbid": forbid, "inference": inference}
+    runs: list[Ran] = []
+    first_wrong = None
+    for case in cases:
+        called = attempt(fn, case.args, case.kwargs, inputs_frozen=inputs_frozen, **options)
+        ran = Ran(case, called.value, called.raised, problem=called.problem, normalize=normalize)
+        if ran.answered:
+            value = ran.value if normalize is None else normalize(ran.value, case)
+            if isinstance(value, Verdict):
+                ran.verdict = value
+            else:
+                ran.value, ran.verdict = value, judge(value, case)
+        runs.append(ran)
+        if first_wrong is None and ran.problem is not None:
+            where = _where(len(runs), cases, names)
+            fail(name, ran.problem, "" if ran.problem == NOT_IMPLEMENTED else where)
+        if first_wrong is None and ran.wrong:
+            first_wrong = len(runs) - 1
+    if first_wrong is None:
+        if announce:
+            report_pass(name, len(cases))
+        return
+    ran = runs[first_wrong]
+    where = _where(first_wrong + 1, cases, names)
+    again = {"normalize": normalize, **options}
+    if ran.raised is not None:
+        explanation = explain(ran.raised) or try_retries(fn, ran.case, ran.raised, **again)
+        if explanation:
+            fail(name, explanation, where, raised_line(ran.raised))
+        later = explain_later(runs, first_wrong)
+        if later is not None:
+            index, message = later
+            fail(
+                name,
+                message,
+                _where(index + 1, cases, names),
+                runs[index].verdict.evidence,
+                f"(It also raised {ran.raised.type_name} on case {first_wrong + 1}: "
+                f"{first_line(ran.raised.message)})",
+            )
+        fail(
+            name,
+            f"raised {ran.raised.type_name} on case {first_wrong + 1} of {len(cases)}: "
+            f"{first_line(ran.raised.message)}",
+            where,
+            reproduction(name, ran.case, names),
+        )
+    verdict = ran.verdict
+    if verdict.diagnose:
+        message = diagnose(runs, first_wrong) or try_retries(fn, ran.case, None, **again)
+        if message:
+            fail(name, message, where, verdict.evidence)
+    fail(name, verdict.summary, where, verdict.detail, reproduction(name, ran.case, names))
+
+
+def explain_later(runs: list[Ran], after: int) -> tuple[int, str] | None:
+    """For a crash nothing explains: the first later case whose wrong answer a
+    misconception explains, and its message."""
+    for index in range(after + 1, len(runs)):
+        ran = runs[index]
+        if ran.answered and ran.verdict is not None and ran.verdict.diagnose:
+            message = diagnose(runs, index)
+            if message:
+                return index, message
+    return None
+
+
+def _where(number: int, cases: list[Case], names: tuple[str, ...]) -> str:
+    case = cases[number - 1]
+    header = case_header(number, len(cases), case.description)
+    return f"{header}\n  call: {describe_call(case.args, case.kwargs, names)}"

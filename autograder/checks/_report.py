@@ -11,6 +11,11 @@ class CheckFailed(AssertionError):
     """
 
 
+def first_line(text: str) -> str:
+    """The first non-blank line of ``text`` (stripped), or "" when there is none."""
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
 def fail(name: str, summary: str, *details: str) -> NoReturn:
     """Raise ``CheckFailed`` with the message ``"{name}: {summary}"`` and indented details."""
     lines = [f"{name}: {summary}"]

@@ -2,7 +2,12 @@
 
 The reference is ``torch.nn.functional.conv2d`` (cross-correlation, NCHW, zero padding
 per side). A wrong answer is explained by replaying each known misconception with
-the reference and finding the one that reproduces the student's output.
+the reference and finding the one that reproduces the student's output; a crash, by
+calling the student's function again on inputs changed in one way (channels last, no
+bias, ints instead of pairs, a square kernel, ...) and finding the change it gets right.
+
+Notation, as in the course: ``x: (N, C_in, H, W)``, ``weight: (C_out, C_in, K_h, K_w)``,
+``bias: (C_out,)``, stride ``S = (S_h, S_w)``, padding ``P = (P_h, P_w)`` (zeros per side).
 """
 
 from collections.abc import Callable
@@ -13,24 +18,66 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..device import get_device
-from ._cases import Case, Mistake, call_student, describe_call, judge_tensor, run_cases
+from ._cases import (
+    Case,
+    Mistake,
+    Ran,
+    Retry,
+    Verdict,
+    attempt,
+    call_student,
+    case_header,
+    close,
+    describe_call,
+    diagnose,
+    expect_tensor,
+    explain_later,
+    first_line,
+    judge_tensor,
+    misplaced,
+    pair,
+    raised_line,
+    randn_code,
+    run_cases,
+    try_retries,
+)
 from ._report import fail, report_pass
 from ._seeds import generator
 from ._student import invoke
 
 FLIPPED = (
-    "the kernel looks flipped (that is true convolution). A CNN layer computes cross-correlation: "
-    "out[i, j] = Σ x[i + a, j + b] · w[a, b], with no flip."
+    "the kernel is flipped (as in the textbook's true convolution). A CNN layer computes "
+    "cross-correlation: out[i, j] = Σ x[i + a, j + b] · w[a, b], with no flip."
 )
 KERNEL_TRANSPOSED = (
     "the kernel's rows and columns are swapped: w[a, b] multiplies the input at row offset a, "
     "column offset b."
 )
+KERNEL_SIZES_SWAPPED = (
+    "K_h and K_w are swapped: weight is (C_out, C_in, K_h, K_w), so the kernel has "
+    "K_h = weight.shape[-2] rows and K_w = weight.shape[-1] columns."
+)
 BIAS_MISSING = "the bias is missing: add bias[o] to every position of output channel o."
 BIAS_PER_CHANNEL = "the bias is added once per input channel: sum over the input channels first, then add bias[o] once."
+BIAS_INSIDE_SUM = (
+    "the bias is added inside the sum, once per product: add bias[o] once to each output "
+    "value, after summing over the input channels and the kernel window."
+)
 BIAS_WRONG_AXIS = (
     "the bias is broadcast along the wrong axis: it belongs to the channel axis, "
     "so reshape it to (1, C_out, 1, 1) before adding."
+)
+BIAS_AS_BOOL = (
+    "`if bias:` cannot test a tensor of C_out values: write `if bias is not None:` "
+    "(the answer is right when bias is None)."
+)
+BIAS_NONE = (
+    "bias=None must work too (a layer may have no bias): add the bias only when `bias is not None`."
+)
+BIAS_HANDLING = (
+    "the answer is right when bias is None but not with a bias: bias has shape (C_out,), one "
+    "value per output channel; add it as bias.view(1, -1, 1, 1) so it broadcasts over "
+    "N, H_out and W_out."
 )
 LAST_CHANNEL_ONLY = (
     "only the last input channel counts: the running sum over input channels is overwritten "
@@ -51,15 +98,34 @@ WEIGHT_AXES_SWAPPED = (
     "weight[o, c] is the kernel from input channel c to output channel o: "
     "weight's axes are (C_out, C_in, K_h, K_w)."
 )
+WEIGHT_LAYOUT = (
+    "weight is read in another layout (like TensorFlow's (K_h, K_w, C_in, C_out)); "
+    "in this course it is (C_out, C_in, K_h, K_w)."
+)
 STRIDE_IGNORED = (
     "the stride is ignored: move the window S pixels at a time, so H_out = ⌊(H + 2P − K) / S⌋ + 1."
 )
 STRIDE_MISPLACED = (
     "the stride is applied wrongly: output (i, j) comes from the window whose top-left corner "
-    "is at row i·S, column j·S of the padded input."
+    "is at row i·S_h, column j·S_w of the padded input."
 )
 PAIR_SWAPPED = (
-    "a (height, width) pair is used the wrong way round: stride=(S_h, S_w), padding=(P_h, P_w)."
+    "a (height, width) pair is used the wrong way round: stride=(S_h, S_w) and "
+    "padding=(P_h, P_w) give the height first (F.pad, though, takes the last axis first: "
+    "F.pad(x, (P_w, P_w, P_h, P_h)))."
+)
+PAIR_ONE_VALUE = (
+    "only one number of a (height, width) pair is used, for both axes: stride=(S_h, S_w) "
+    "moves the window S_h rows down and S_w columns across; padding=(P_h, P_w) adds P_h rows "
+    "at the top and bottom and P_w columns left and right."
+)
+PAIR_UNSUPPORTED = (
+    "stride and padding given as ints work, but not as (height, width) pairs, which "
+    "F.conv2d accepts too: start with (S_h, S_w), (P_h, P_w) = pair(stride), pair(padding)."
+)
+STRIDE_PADDING_SWAPPED = (
+    "stride and padding are passed the wrong way round: the order is "
+    "conv2d(x, weight, bias, stride, padding)."
 )
 PADDING_ONE_SIDE = (
     "padding is applied once instead of on each side: add P zeros at the top and the bottom "
@@ -68,15 +134,54 @@ PADDING_ONE_SIDE = (
 PADDING_IGNORED = (
     "the padding is ignored: pad the input with P zeros on each side before sliding the kernel."
 )
+PADDING_ONE_AXIS = (
+    "only one axis is padded: add P_h rows of zeros at the top and bottom and P_w columns "
+    "left and right, e.g. F.pad(x, (P_w, P_w, P_h, P_h))."
+)
 NHWC = "the output is laid out as (N, H, W, C); this course uses NCHW: (N, C_out, H_out, W_out)."
+NHWC_INPUT = (
+    "x is read as channels-last (N, H, W, C_in): given x in that layout, the answer is right. "
+    "This course uses NCHW: x is (N, C_in, H, W), so C_in = x.shape[1]."
+)
+RESHAPE_NOT_PERMUTE = (
+    "the values are in the wrong places: a reshape cannot move an axis. Reshape the "
+    "(N·H_out·W_out, C_out) product to (N, H_out, W_out, C_out) first, then "
+    ".permute(0, 3, 1, 2) to (N, C_out, H_out, W_out)."
+)
 BATCH_MISSING = (
     "the batch axis is missing: return (N, C_out, H_out, W_out) for a batch of N images."
 )
+BATCH_SUMMED = (
+    "the sum runs over the whole batch, so every image gets the same output: sum over the "
+    "input channels and the window only (e.g. .sum(dim=(1, 2, 3)) on an (N, C_in, K_h, K_w) window)."
+)
+SINGLE_IMAGE = (
+    "given one image (C_in, H, W) the answer is right, but x is a batch (N, C_in, H, W): "
+    "compute every image's output, e.g. keep the batch axis in your windows."
+)
+KERNEL_SQUARE_ONLY = (
+    "the answer is right for a square kernel but not for this non-square one: the kernel has "
+    "K_h = weight.shape[-2] rows and K_w = weight.shape[-1] columns, and "
+    "H_out uses K_h, W_out uses K_w."
+)
+INPUT_SQUARE_ONLY = (
+    "the answer is right for a square input but not for this non-square one: x has "
+    "H = x.shape[2] rows and W = x.shape[3] columns; compute H_out from H, K_h, S_h, P_h "
+    "and W_out from W, K_w, S_w, P_w."
+)
+ROUND_DOWN = (
+    "the answer is right when S divides H + 2P − K exactly, but not otherwise: a window that "
+    "does not fit is left out, so H_out = ⌊(H + 2P − K) / S⌋ + 1 (round down)."
+)
 OFF_BY_ONE = "the output size is off by one: H_out = ⌊(H + 2P − K) / S⌋ + 1. Check the + 1 and the ranges of your loops."
-
-
-def _pair(value) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+LOOP_SHORT = (
+    "the last output row or column is never filled (the loops stop one short, an off-by-one): "
+    "loop over range(H_out) and range(W_out)."
+)
+OUTPUT_SIZE = (
+    "the values are right where they are, but the output has the wrong size: "
+    "H_out = ⌊(H + 2P_h − K_h) / S_h⌋ + 1 and W_out = ⌊(W + 2P_w − K_w) / S_w⌋ + 1."
+)
 
 
 @dataclass(frozen=True)
@@ -96,7 +201,7 @@ class ConvSetting:
 
     def tensors(self, g: torch.Generator, device: torch.device):
         """``(x, weight, bias or None)`` drawn from ``g`` and moved to ``device``."""
-        k_h, k_w = _pair(self.kernel)
+        k_h, k_w = pair(self.kernel)
         x = torch.randn(self.n, self.c_in, self.h, self.w, generator=g, dtype=self.dtype)
         weight = torch.randn(self.c_out, self.c_in, k_h, k_w, generator=g, dtype=self.dtype)
         bias = torch.randn(self.c_out, generator=g, dtype=self.dtype) if self.bias else None
@@ -162,86 +267,302 @@ def random_settings(seed: int, count: int = 6) -> list[ConvSetting]:
     return settings
 
 
-def conv_mistakes(x, weight, bias, stride, padding) -> list[Mistake]:
+def _conv(x, weight, bias, stride, padding) -> torch.Tensor | None:
+    """``F.conv2d`` with pairs, or None where the kernel does not fit the padded input."""
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    if min(s_h, s_w) < 1 or min(p_h, p_w) < 0:
+        return None
+    if x.shape[-2] + 2 * p_h < weight.shape[-2] or x.shape[-1] + 2 * p_w < weight.shape[-1]:
+        return None
+    return F.conv2d(x, weight, bias, (s_h, s_w), (p_h, p_w))
+
+
+def _crop_of(expected: torch.Tensor, shape: tuple | None = None) -> Callable:
+    """A test: the answer has ``shape`` (any other spatial size when None), and where it
+    overlaps ``expected`` it is right (so only its size is wrong)."""
+
+    def explains(got) -> bool:
+        if not isinstance(got, torch.Tensor) or got.ndim != expected.ndim:
+            return False
+        if got.shape[:-2] != expected.shape[:-2]:
+            return False
+        if shape is not None and tuple(got.shape) != tuple(shape):
+            return False
+        if got.shape == expected.shape:
+            return close(got, expected)
+        h, w = (min(a, b) for a, b in zip(got.shape[-2:], expected.shape[-2:], strict=True))
+        if h * w < 2:  # too little overlap to tell anything
+            return False
+        return close(got[..., :h, :w], expected[..., :h, :w])
+
+    return explains
+
+
+def _short_loops(expected: torch.Tensor, filler: torch.Tensor, dh: int, dw: int) -> Callable:
+    """A test: right except that the last ``dh`` rows and ``dw`` columns hold ``filler``
+    (zeros, or only the bias): loops that stop one short."""
+    h, w = expected.shape[-2:]
+
+    def explains(got) -> bool:
+        if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+            return False
+        if h - dh < 1 or w - dw < 1:
+            return False
+        kept = got[..., : h - dh, : w - dw]
+        if not close(kept, expected[..., : h - dh, : w - dw]):
+            return False
+        rows, cols = got[..., h - dh :, :], got[..., :, w - dw :]
+        return close(rows, filler.expand_as(expected)[..., h - dh :, :]) and close(
+            cols, filler.expand_as(expected)[..., :, w - dw :]
+        )
+
+    return explains
+
+
+def conv_mistakes(x, weight, bias, stride, padding, *, module: bool = False) -> list[Mistake]:
     """What each misconception would return for ``conv2d(x, weight, bias, stride, padding)``,
-    most specific first."""
-    (s_h, s_w), (p_h, p_w) = _pair(stride), _pair(padding)
+    most specific first. ``module``: add the mistakes of a module's forward."""
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
     n, c_in = x.shape[:2]
     c_out, _, k_h, k_w = weight.shape
 
     def conv(x=x, weight=weight, bias=bias, stride=(s_h, s_w), padding=(p_h, p_w)):
-        return F.conv2d(x, weight, bias, stride, padding)
+        return _conv(x, weight, bias, stride, padding)
 
     expected = conv()
     h_out, w_out = expected.shape[-2:]
     no_bias = conv(bias=None)
-    found = [Mistake(FLIPPED, conv(weight=weight.flip(-1, -2)))]
+    bias4 = torch.zeros_like(expected[:1, :, :1, :1]) if bias is None else bias.view(1, -1, 1, 1)
+    found: list[Mistake] = []
+
+    def add(message: str, output, key: str = "") -> None:
+        if output is not None:
+            found.append(Mistake(message, output, key=key or message))
+
+    # The kernel.
+    add(FLIPPED, conv(weight=weight.flip(-1, -2)))
     if k_h == k_w > 1:
-        found.append(Mistake(KERNEL_TRANSPOSED, conv(weight=weight.transpose(-1, -2))))
+        add(KERNEL_TRANSPOSED, conv(weight=weight.transpose(-1, -2)))
+    if k_h != k_w:
+        add(KERNEL_SIZES_SWAPPED, conv(weight=weight.transpose(-1, -2)), "kernel sizes: .T")
+        if min(k_h, k_w) > 1:
+            reshaped = weight.reshape(c_out, c_in, k_w, k_h)
+            add(KERNEL_SIZES_SWAPPED, conv(weight=reshaped), "kernel sizes: reshape")
+    # The bias.
     if bias is not None:
-        found.append(Mistake(BIAS_MISSING, no_bias))
+        add(BIAS_MISSING, no_bias)
         if c_in > 1:
-            found.append(Mistake(BIAS_PER_CHANNEL, conv(bias=bias * c_in)))
-        if w_out == c_out:
-            found.append(Mistake(BIAS_WRONG_AXIS, no_bias + bias))
+            add(BIAS_PER_CHANNEL, conv(bias=bias * c_in))
+        if k_h * k_w > 1:
+            add(BIAS_INSIDE_SUM, conv(bias=bias * c_in * k_h * k_w))
+        if c_out > 1 and w_out == c_out:
+            add(BIAS_WRONG_AXIS, no_bias + bias, "bias along W")
+        if c_out > 1 and h_out == c_out:
+            add(BIAS_WRONG_AXIS, no_bias + bias.view(-1, 1), "bias along H")
+    # The input channels.
     if c_in > 1:
-        one_channel = {"stride": (s_h, s_w), "padding": (p_h, p_w)}
-        found += [
-            Mistake(LAST_CHANNEL_ONLY, F.conv2d(x[:, -1:], weight[:, -1:], bias, **one_channel)),
-            Mistake(FIRST_CHANNEL_ONLY, F.conv2d(x[:, :1], weight[:, :1], bias, **one_channel)),
-            Mistake(
-                CHANNELS_AVERAGED, no_bias / c_in + (0 if bias is None else bias.view(1, -1, 1, 1))
-            ),
-            Mistake(CHANNELS_NOT_SUMMED, shape=(n, c_out, c_in, h_out, w_out)),
-            Mistake(CHANNELS_NOT_SUMMED, shape=(n, c_out * c_in, h_out, w_out)),
-        ]
+        for message, channel in [(LAST_CHANNEL_ONLY, -1), (FIRST_CHANNEL_ONLY, 0)]:
+            one = slice(channel, None) if channel == -1 else slice(0, 1)
+            add(message, conv(x=x[:, one], weight=weight[:, one]))
+        add(CHANNELS_AVERAGED, no_bias / c_in + bias4)
+        per_channel = torch.stack(
+            [conv(x=x[:, c : c + 1], weight=weight[:, c : c + 1], bias=None) for c in range(c_in)],
+            dim=2,
+        )  # (N, C_out, C_in, H_out, W_out)
+        for with_bias in (per_channel, per_channel + bias4[..., None]):
+            add(CHANNELS_NOT_SUMMED, with_bias, f"not summed {with_bias is per_channel}")
+            add(
+                CHANNELS_NOT_SUMMED,
+                with_bias.reshape(n, c_out * c_in, h_out, w_out),
+                f"not summed, flat {with_bias is per_channel}",
+            )
         if c_in == c_out:
-            found.append(Mistake(WEIGHT_AXES_SWAPPED, conv(weight=weight.transpose(0, 1))))
+            add(WEIGHT_AXES_SWAPPED, conv(weight=weight.transpose(0, 1)))
+    # The batch.
+    if n > 1:
+        add(BATCH_SUMMED, no_bias.sum(0, keepdim=True).expand_as(expected) + bias4)
+    add(BATCH_MISSING, expected[0])
+    # The stride.
     if (s_h, s_w) != (1, 1):
         unstrided = conv(stride=1)
-        found += [
-            Mistake(STRIDE_MISPLACED, unstrided[..., :h_out, :w_out]),
-            Mistake(STRIDE_IGNORED, unstrided),
-        ]
+        add(STRIDE_MISPLACED, unstrided[..., :h_out, :w_out])
+        if s_h > 1 and s_w > 1:
+            add(STRIDE_MISPLACED, conv(stride=(1, s_w))[..., :h_out, :], "stride misplaced: rows")
+            add(STRIDE_MISPLACED, conv(stride=(s_h, 1))[..., :w_out], "stride misplaced: cols")
+        add(STRIDE_IGNORED, unstrided)
+    # The padding.
     if (p_h, p_w) != (0, 0):
-        found += [
-            Mistake(PADDING_ONE_SIDE, conv(x=F.pad(x, (p_w, 0, p_h, 0)), padding=0)),
-            Mistake(PADDING_ONE_SIDE, conv(x=F.pad(x, (0, p_w, 0, p_h)), padding=0)),
-        ]
-        if h_out + 2 * p_h > k_h - 1 and w_out + 2 * p_w > k_w - 1:
-            found.append(Mistake(PADDING_IGNORED, shape=_conv_shape(x, weight, (s_h, s_w), (0, 0))))
-    if s_h != s_w or p_h != p_w:
-        found.append(Mistake(PAIR_SWAPPED, shape=_conv_shape(x, weight, (s_w, s_h), (p_w, p_h))))
+        add(PADDING_ONE_SIDE, conv(x=F.pad(x, (p_w, 0, p_h, 0)), padding=0), "padding: top left")
+        add(PADDING_ONE_SIDE, conv(x=F.pad(x, (0, p_w, 0, p_h)), padding=0), "padding: bottom")
+        add(PADDING_IGNORED, conv(padding=0))
+        if p_h > 0 and p_w > 0:
+            add(PADDING_ONE_AXIS, conv(padding=(0, p_w)), "padding: W only")
+            add(PADDING_ONE_AXIS, conv(padding=(p_h, 0)), "padding: H only")
+    # (height, width) pairs.
+    strides = {"stride": [(s_h, s_w)] + ([(s_w, s_h)] if s_h != s_w else [])}
+    paddings = {"padding": [(p_h, p_w)] + ([(p_w, p_h)] if p_h != p_w else [])}
+    for stride_, padding_ in [(s, p) for s in strides["stride"] for p in paddings["padding"]]:
+        if (stride_, padding_) != ((s_h, s_w), (p_h, p_w)):
+            add(PAIR_SWAPPED, conv(stride=stride_, padding=padding_), f"swap {stride_} {padding_}")
+    for first in (True, False):
+        one_s = (s_h, s_h) if first else (s_w, s_w)
+        one_p = (p_h, p_h) if first else (p_w, p_w)
+        for stride_, padding_ in [(one_s, (p_h, p_w)), ((s_h, s_w), one_p), (one_s, one_p)]:
+            if (stride_, padding_) != ((s_h, s_w), (p_h, p_w)):
+                add(
+                    PAIR_ONE_VALUE,
+                    conv(stride=stride_, padding=padding_),
+                    f"one {stride_} {padding_}",
+                )
+    if module and min(p_h, p_w) >= 1:
+        add(STRIDE_PADDING_SWAPPED, conv(stride=(p_h, p_w), padding=(s_h, s_w)))
+    # The layout of the output.
+    add(NHWC, expected.permute(0, 2, 3, 1))
+    for order, source in [((0, 2, 3, 1), "NHWC"), ((1, 0, 2, 3), "CNHW")]:
+        scrambled = no_bias.permute(*order).reshape(expected.shape)
+        add(RESHAPE_NOT_PERMUTE, scrambled + bias4, f"reshape {source}, then bias")
+        if bias is not None:
+            scrambled = (no_bias + bias4).permute(*order).reshape(expected.shape)
+            add(RESHAPE_NOT_PERMUTE, scrambled, f"reshape {source} with bias")
+    # The size of the output, and loops that stop short.
+    for dh in (0, 1):
+        for dw in (0, 1):
+            if (dh, dw) != (0, 0):
+                for filler in (torch.zeros_like(bias4), bias4):
+                    test = _short_loops(expected, filler, dh, dw)
+                    found.append(Mistake(LOOP_SHORT, explains=test, key=f"short {dh} {dw}"))
+    for dh in (-1, 0, 1):
+        for dw in (-1, 0, 1):
+            if (dh, dw) != (0, 0):
+                size = (n, c_out, h_out + dh, w_out + dw)
+                test = _crop_of(expected, size)
+                found.append(
+                    Mistake(OFF_BY_ONE, explains=test, key=f"size {dh} {dw}", neutral=OUTPUT_SIZE)
+                )
     found += [
+        Mistake(OUTPUT_SIZE, explains=_crop_of(expected)),
         Mistake(NHWC, shape=(n, h_out, w_out, c_out)),
         Mistake(BATCH_MISSING, shape=(c_out, h_out, w_out)),
-    ]
-    found += [
-        Mistake(OFF_BY_ONE, shape=(n, c_out, h_out + dh, w_out + dw))
-        for dh in (-1, 0, 1)
-        for dw in (-1, 0, 1)
-        if (dh, dw) != (0, 0)
+        Mistake(CHANNELS_NOT_SUMMED, shape=(n, c_out, c_in, h_out, w_out)),
+        misplaced(expected),
     ]
     return found
 
 
-def _conv_shape(x, weight, stride, padding) -> tuple[int, ...]:
-    (s_h, s_w), (p_h, p_w) = stride, padding
-    k_h, k_w = weight.shape[-2:]
-    h_out = (x.shape[2] + 2 * p_h - k_h) // s_h + 1
-    w_out = (x.shape[3] + 2 * p_w - k_w) // s_w + 1
-    return (x.shape[0], weight.shape[0], h_out, w_out)
+def _features(x, weight, stride, padding) -> tuple:
+    """What the retries may not change by accident: whether S divides H + 2P − K on each
+    axis, and whether the input and the kernel are square."""
+    (h, w), (k_h, k_w) = x.shape[-2:], weight.shape[-2:]
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    return ((h + 2 * p_h - k_h) % s_h == 0, (w + 2 * p_w - k_w) % s_w == 0, h == w, k_h == k_w)
+
+
+def _cropped(x, weight, stride, padding, want: tuple, square: bool = False):
+    """``x`` with its last rows and columns cut so that :func:`_features` gives ``want``
+    (and the input is square, with ``square``); None when no small cut does."""
+    (h, w), (k_h, k_w) = x.shape[-2:], weight.shape[-2:]
+    (p_h, p_w) = pair(padding)
+    heights = [a for a in range(h, max(h - 4, 0), -1) if a + 2 * p_h >= k_h]
+    widths = [b for b in range(w, max(w - 4, 0), -1) if b + 2 * p_w >= k_w]
+    if square:
+        side = min(h, w)
+        heights = widths = [
+            a
+            for a in range(side, max(side - 4, 0), -1)
+            if a + 2 * p_h >= k_h and a + 2 * p_w >= k_w
+        ]
+    for a in heights:
+        for b in widths:
+            if (not square or a == b) and _features(
+                x[..., :a, :b], weight, stride, padding
+            ) == want:
+                return x[..., :a, :b]
+    return None
+
+
+def conv_retries(x, weight, bias, kwargs: dict) -> list[Retry]:
+    """Calls that test one hypothesis about a crash or a wrong answer each: the same case
+    with one thing changed (and nothing else, as far as :func:`_features` can tell)."""
+    stride, padding = kwargs.get("stride", 1), kwargs.get("padding", 0)
+    c_out, c_in, k_h, k_w = weight.shape
+    have = _features(x, weight, stride, padding)
+    found: list[Retry] = []
+
+    def add(message, x=x, weight=weight, bias=bias, when_raised=None, **changed) -> None:
+        call = kwargs | changed
+        if x is None:
+            return
+        expected = _conv(x, weight, bias, call.get("stride", 1), call.get("padding", 0))
+        if expected is not None:
+            found.append(Retry(message, (x, weight, bias), call, [expected], when_raised))
+
+    if bias is not None:
+        add(BIAS_AS_BOOL, bias=None, when_raised="Boolean value of Tensor")
+        add(BIAS_HANDLING, bias=None)
+    else:
+        add(BIAS_NONE, bias=torch.zeros(c_out, dtype=weight.dtype, device=weight.device))
+    ints = {
+        key: value[0]
+        for key, value in kwargs.items()
+        if key in ("stride", "padding") and not isinstance(value, int)
+    }
+    if ints:
+        one_s, one_p = pair(ints.get("stride", stride)), pair(ints.get("padding", padding))
+        add(PAIR_UNSUPPORTED, x=_cropped(x, weight, one_s, one_p, have), **ints)
+    if k_h != k_w:
+        k = min(k_h, k_w)
+        square = weight[..., :k, :k]
+        want = (*have[:3], True)
+        add(KERNEL_SQUARE_ONLY, x=_cropped(x, square, stride, padding, want), weight=square)
+    if x.shape[-2] != x.shape[-1]:
+        add(
+            INPUT_SQUARE_ONLY,
+            x=_cropped(x, weight, stride, padding, (*have[:2], True, have[3]), square=True),
+        )
+    if not (have[0] and have[1]):
+        add(ROUND_DOWN, x=_cropped(x, weight, stride, padding, (True, True, *have[2:])))
+    expected = _conv(x, weight, bias, stride, padding)
+    found.append(Retry(SINGLE_IMAGE, (x[0], weight, bias), kwargs, [expected[0]]))
+    nhwc = x.permute(0, 2, 3, 1).contiguous()
+    for w_ in (weight, weight.permute(2, 3, 1, 0).contiguous()):
+        found.append(
+            Retry(NHWC_INPUT, (nhwc, w_, bias), kwargs, [expected, expected.permute(0, 2, 3, 1)])
+        )
+    found.append(
+        Retry(WEIGHT_LAYOUT, (x, weight.permute(2, 3, 1, 0).contiguous(), bias), kwargs, [expected])
+    )
+    if c_in != c_out:
+        found.append(
+            Retry(
+                WEIGHT_AXES_SWAPPED,
+                (x, weight.transpose(0, 1).contiguous(), bias),
+                kwargs,
+                [expected],
+            )
+        )
+    return found
+
+
+def _conv_reference(kwargs: dict, bias) -> str:
+    options = "".join(f", {k}={v!r}" for k, v in kwargs.items())
+    return (
+        f"torch.nn.functional.conv2d(x, weight, {'bias' if bias is not None else 'None'}{options})"
+    )
 
 
 def _conv_case(setting: ConvSetting, g: torch.Generator, device: torch.device) -> Case:
     x, weight, bias = setting.tensors(g, device)
+    kwargs = setting.conv_kwargs()
     stride, padding = setting.stride, setting.padding
     return Case(
         description=setting.describe(),
         args=(x, weight, bias),
-        kwargs=setting.conv_kwargs(),
-        expected=F.conv2d(x, weight, bias, _pair(stride), _pair(padding)),
+        kwargs=kwargs,
+        expected=_conv(x, weight, bias, stride, padding),
         mistakes=lambda: conv_mistakes(x, weight, bias, stride, padding),
+        retries=lambda: conv_retries(x, weight, bias, kwargs),
+        setup=f"x, weight, bias = {randn_code(x)}, {randn_code(weight)}, {randn_code(bias)}",
+        reference=_conv_reference(kwargs, bias),
     )
 
 
@@ -290,27 +611,71 @@ def check_conv2d_fast(conv2d_fast: Callable, seed: int | None = None) -> None:
 
 
 VALID_SIZE = "valid cross-correlation gives an (H − K_h + 1, W − K_w + 1) output, with no padding."
+SAME_SIZE = "the output has the input's size ('same'); " + VALID_SIZE
+FULL_SIZE = "the output is the 'full' size; " + VALID_SIZE
+CORR2D_MISTAKES = (FLIPPED, KERNEL_TRANSPOSED, KERNEL_SIZES_SWAPPED, LOOP_SHORT, OFF_BY_ONE)
+
+
+def _as_2d(mistake: Mistake) -> Mistake:
+    """A conv2d mistake on a (1, 1, H, W) problem, seen on the (H, W) answer of corr2d."""
+    message = VALID_SIZE if mistake.message == OUTPUT_SIZE else mistake.message
+    if mistake.output is not None:
+        return Mistake(message, mistake.output[0, 0], key=mistake.key)
+    test = mistake.explains
+    return Mistake(
+        message,
+        explains=lambda got: (
+            isinstance(got, torch.Tensor) and got.ndim == 2 and test(got[None, None])
+        ),
+        key=mistake.key,
+    )
 
 
 def _corr2d_mistakes(image: torch.Tensor, kernel: torch.Tensor) -> list[Mistake]:
-    """The conv2d misconceptions that apply to one channel, in 2-D, plus padded output sizes."""
+    """The conv2d misconceptions that apply to one channel, in 2-D, plus 'same' and 'full'
+    output sizes."""
     (h, w), (k_h, k_w) = image.shape, kernel.shape
     as_2d = [
-        Mistake(m.message, m.output[0, 0])
-        if m.output is not None
-        else Mistake(m.message, shape=m.shape[2:])
+        _as_2d(m)
         for m in conv_mistakes(image[None, None], kernel[None, None], None, 1, 0)
-        if m.message in (FLIPPED, KERNEL_TRANSPOSED, OFF_BY_ONE)
+        if m.message in CORR2D_MISTAKES + (OUTPUT_SIZE,) and not m.weak
     ]
-    padded = [
-        Mistake("the output has the input's size ('same'); " + VALID_SIZE, shape=(h, w)),
-        Mistake("the output is the 'full' size; " + VALID_SIZE, shape=(h + k_h - 1, w + k_w - 1)),
+
+    def shaped(shape):
+        return lambda got: isinstance(got, torch.Tensor) and tuple(got.shape) == shape
+
+    valid = (h - k_h + 1, w - k_w + 1)
+    sizes = [
+        Mistake(message, explains=shaped(shape))
+        for message, shape in [(SAME_SIZE, (h, w)), (FULL_SIZE, (h + k_h - 1, w + k_w - 1))]
+        if shape != valid
     ]
     return (
-        [m for m in as_2d if m.message != OFF_BY_ONE]
-        + padded
-        + [m for m in as_2d if m.message == OFF_BY_ONE]
+        [m for m in as_2d if m.message not in (OFF_BY_ONE, VALID_SIZE)]
+        + sizes
+        + [m for m in as_2d if m.message in (OFF_BY_ONE, VALID_SIZE)]
+        + [misplaced(F.conv2d(image[None, None], kernel[None, None])[0, 0])]
     )
+
+
+def _corr2d_retries(image: torch.Tensor, kernel: torch.Tensor) -> list[Retry]:
+    (h, w), (k_h, k_w) = image.shape, kernel.shape
+    found = []
+    if k_h != k_w:
+        k = min(k_h, k_w)
+        found.append(
+            Retry(KERNEL_SQUARE_ONLY, (image, kernel[:k, :k]), {}, [_corr(image, kernel[:k, :k])])
+        )
+    if h != w and min(h, w) >= max(k_h, k_w):
+        m = min(h, w)
+        found.append(
+            Retry(INPUT_SQUARE_ONLY, (image[:m, :m], kernel), {}, [_corr(image[:m, :m], kernel)])
+        )
+    return found
+
+
+def _corr(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
+    return F.conv2d(image[None, None], kernel[None, None])[0, 0]
 
 
 def check_corr2d(corr2d: Callable, seed: int | None = None) -> None:
@@ -329,16 +694,15 @@ def check_corr2d(corr2d: Callable, seed: int | None = None) -> None:
     for h, w, k_h, k_w in sizes:
         image = torch.randn(h, w, generator=g).to(device)
         kernel = torch.randn(k_h, k_w, generator=g).to(device)
-
-        def mistakes(image=image, kernel=kernel):
-            return _corr2d_mistakes(image, kernel)
-
         cases.append(
             Case(
                 description=f"image {h}×{w}, kernel {k_h}×{k_w}",
                 args=(image, kernel),
-                expected=F.conv2d(image[None, None], kernel[None, None])[0, 0],
-                mistakes=mistakes,
+                expected=_corr(image, kernel),
+                mistakes=lambda image=image, kernel=kernel: _corr2d_mistakes(image, kernel),
+                retries=lambda image=image, kernel=kernel: _corr2d_retries(image, kernel),
+                setup=f"image, kernel = {randn_code(image)}, {randn_code(kernel)}",
+                reference="torch.nn.functional.conv2d(image[None, None], kernel[None, None])[0, 0]",
             )
         )
     run_cases("corr2d", corr2d, cases, names=("image", "kernel"), forbid="convolution")
@@ -354,24 +718,46 @@ def _module_settings(seed: int | None) -> list[tuple[int, int, object, object, o
     ]
 
 
+def _forward_output(value, case: Case):
+    """The forward output from what :func:`probe_forward_backward` returned."""
+    return value["output"] if isinstance(value, dict) else Verdict("the layer returned nothing.")
+
+
+def _module_retries(weights: tuple, x: torch.Tensor, grad_out, expected) -> list[Retry]:
+    nhwc = x.permute(0, 2, 3, 1).contiguous()
+    return [
+        Retry(SINGLE_IMAGE, (*weights, x[0], grad_out[0]), {}, [expected[0]]),
+        Retry(NHWC_INPUT, (*weights, nhwc, grad_out), {}, [expected, expected.permute(0, 2, 3, 1)]),
+    ]
+
+
 def check_conv2d_module(Conv2d: type, seed: int | None = None) -> None:  # noqa: N803 (the class)
     """Check the ``Conv2d`` module against ``nn.Conv2d``: parameter shapes, a random
     initialisation, the forward pass with the same weights, and the gradients of the
-    input, weight and bias. ``x: (N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``."""
+    input, weight and bias. ``x: (N, C_in, H, W)`` -> ``(N, C_out, H_out, W_out)``.
+
+    Every case runs before a wrong forward pass is explained, so that the other cases can
+    confirm or rule out the misconception that fits it."""
     name, device = "Conv2d", get_device()
     g = generator(seed, 23)
     settings = _module_settings(seed)
+    runs: list[Ran] = []
+    layers: list[tuple[object, str]] = []  # each case's layer, and where to say it failed
+    first_wrong = None
     for number, (c_in, c_out, kernel, stride, padding, bias) in enumerate(settings, 1):
         signature = (
             f"Conv2d({c_in}, {c_out}, {kernel}, stride={stride}, padding={padding}, bias={bias})"
         )
-        where = f"Failed on case {number} of {len(settings)}: {signature}"
+        where = case_header(number, len(settings), signature)
         options = {"stride": stride, "padding": padding, "bias": bias}
-        layer = call_student(name, Conv2d, (c_in, c_out, kernel), options, where=where)
         reference = nn.Conv2d(c_in, c_out, kernel, **options).to(device)
-        facts = call_student(name, layer, (), {}, where=where, probe=probe_parameters)
-        _check_parameters(name, facts, reference, where)
-        k_h, k_w = _pair(kernel)
+        if first_wrong is None:
+            layer = call_student(name, Conv2d, (c_in, c_out, kernel), options, where=where)
+            facts = call_student(name, layer, (), {}, where=where, probe=probe_parameters)
+            _check_parameters(name, facts, reference, where)
+        else:  # only evidence now: a layer that cannot be built tells nothing
+            layer = attempt(Conv2d, (c_in, c_out, kernel), options).value
+        k_h, k_w = pair(kernel)
         h, w = (
             k_h + int(torch.randint(0, 6, (1,), generator=g)),
             k_w + int(torch.randint(0, 6, (1,), generator=g)),
@@ -380,35 +766,81 @@ def check_conv2d_module(Conv2d: type, seed: int | None = None) -> None:  # noqa:
         expected = reference(x)
         grad_out = torch.randn(expected.shape, generator=g).to(device)
         weights = (reference.weight.detach(), None if bias is False else reference.bias.detach())
+        r_weight, r_bias = weights
         case = Case(
             description=signature,
-            args=(x,),
+            args=(*weights, x.detach(), grad_out),
             expected=expected.detach(),
-            mistakes=lambda x=x, r=reference: conv_mistakes(
-                x.detach(),
-                r.weight.detach(),
-                None if r.bias is None else r.bias.detach(),
-                r.stride,
-                r.padding,
+            what="the forward output",
+            mistakes=lambda x=x, w=r_weight, b=r_bias, r=reference: conv_mistakes(
+                x.detach(), w, b, r.stride, r.padding, module=True
+            ),
+            retries=lambda a=weights, x=x, go=grad_out, e=expected: _module_retries(
+                a, x.detach(), go, e.detach()
             ),
         )
-        where = f"{where}, input {describe_call((x,), {}, ('x',))}"
-        ran = call_student(
-            name,
-            layer,
-            (*weights, x.detach(), grad_out),
-            {},
-            where=where,
-            forbid="convolution",
-            probe=probe_forward_backward,
-        )
-        problem = judge_tensor(ran["output"], case, what="the forward output")
-        if problem is not None:
-            fail(name, problem[0], where, problem[1])
         inputs = [x, reference.weight] + ([reference.bias] if bias else [])
         expected_grads = torch.autograd.grad(expected, inputs, grad_out)
-        _check_gradients(name, ran, expected_grads, where)
-    report_pass(name, len(settings))
+        where = f"{where}, input {describe_call((x,), {}, ('x',))}"
+        ran, found = Ran(case), None
+        if layer is not None:
+            called = attempt(
+                layer, case.args, {}, forbid="convolution", probe=probe_forward_backward
+            )
+            ran = Ran(case, raised=called.raised, problem=called.problem)
+            if ran.answered:
+                found = called.value
+                ran.value = found["output"]
+                ran.verdict = judge_tensor(ran.value, case.expected, case.what)
+        runs.append(ran)
+        layers.append((layer, where))
+        if first_wrong is not None:
+            continue
+        if ran.problem is not None:
+            fail(name, ran.problem, where)
+        if ran.wrong:
+            first_wrong = number - 1
+            continue
+        _check_gradients(name, found, expected_grads, where)
+    if first_wrong is None:
+        report_pass(name, len(settings))
+        return
+    _explain_forward(name, runs, first_wrong, layers)
+
+
+def _explain_forward(name: str, runs: list[Ran], index: int, layers: list) -> None:
+    """Fail with what explains the wrong forward pass of ``runs[index]``; ``layers``: each
+    case's layer and where to say it failed."""
+    ran, (layer, where) = runs[index], layers[index]
+    wheres = [where for _, where in layers]
+    again = {"normalize": _forward_output, "forbid": "convolution", "probe": probe_forward_backward}
+    if ran.raised is not None:
+        explanation = try_retries(layer, ran.case, ran.raised, **again)
+        if explanation:
+            fail(name, explanation, where, raised_line(ran.raised))
+        later = explain_later(runs, index)
+        if later is not None:
+            other, message = later
+            fail(
+                name,
+                message,
+                wheres[other],
+                runs[other].verdict.evidence,
+                f"(It also raised {ran.raised.type_name} in forward on case {index + 1}: "
+                f"{first_line(ran.raised.message)})",
+            )
+        fail(
+            name,
+            f"raised {ran.raised.type_name} in forward on case {index + 1} of {len(runs)}: "
+            f"{first_line(ran.raised.message)}",
+            where,
+        )
+    verdict = ran.verdict
+    if verdict.diagnose:
+        message = diagnose(runs, index) or try_retries(layer, ran.case, None, **again)
+        if message:
+            fail(name, message, where, verdict.evidence)
+    fail(name, verdict.summary, where, verdict.detail)
 
 
 def probe_parameters(layer) -> dict:
@@ -479,11 +911,24 @@ def _check_parameters(name: str, facts: dict, reference: nn.Conv2d, where: str) 
                 f"(self.{attribute} = nn.Parameter(torch.empty(...))).",
                 where,
             )
-        if got["shape"] != tuple(expected.shape):
+        shape = tuple(expected.shape)
+        if got["shape"] != shape:
+            shapes = f"self.{attribute} has shape {got['shape']}; nn.Conv2d's has {shape}."
+            if (
+                attribute == "weight"
+                and shape[2] != shape[3]
+                and got["shape"] == (*shape[:2], shape[3], shape[2])
+            ):
+                fail(name, KERNEL_SIZES_SWAPPED, where, shapes)
+            if (
+                attribute == "weight"
+                and shape[0] != shape[1]
+                and got["shape"] == (shape[1], shape[0], *shape[2:])
+            ):
+                fail(name, WEIGHT_AXES_SWAPPED, where, shapes)
             fail(
                 name,
-                f"self.{attribute} has shape {got['shape']}; nn.Conv2d's has "
-                f"{tuple(expected.shape)} (weight: (C_out, C_in, K_h, K_w), bias: (C_out,)).",
+                f"{shapes[:-1]} (weight: (C_out, C_in, K_h, K_w), bias: (C_out,)).",
                 where,
             )
     if facts["uniform"]:
@@ -507,12 +952,6 @@ def _check_gradients(name: str, ran: dict, expected_grads, where: str) -> None:
         ["x", "weight", "bias"], ran["grads"], expected_grads, strict=False
     ):
         if got_grad is None:
-            fail(
-                name,
-                f"{what} gets no gradient: forward must compute with self.{what} itself.",
-                where,
-            )
-        case = Case(description="", args=(), expected=expected_grad)
-        problem = judge_tensor(got_grad, case, what=f"the gradient of {what}")
-        if problem is not None:
-            fail(name, problem[0], where, problem[1])
+            source = "x itself (not x.detach() or x.data)" if what == "x" else f"self.{what} itself"
+            fail(name, f"{what} gets no gradient: forward must compute with {source}.", where)
+        expect_tensor(name, got_grad, expected_grad, f"the gradient of {what}", where)

@@ -4,15 +4,11 @@ from collections.abc import Callable
 
 import torch
 
-from ._cases import NOT_IMPLEMENTED, Case, Mistake, run_cases
+from ._cases import NOT_IMPLEMENTED, Case, Mistake, pair, run_cases
 from ._report import fail, report_pass
 from ._seeds import generator
 from ._student import invoke
 from .dense import judge_count
-
-
-def _pair(value: int | tuple[int, int]) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else tuple(value)
 
 
 def check_param_constants(fc_neuron_params: object, conv_filter_params: object) -> None:
@@ -59,7 +55,7 @@ def check_param_constants(fc_neuron_params: object, conv_filter_params: object) 
 
 
 def _conv_count_mistakes(c_in, c_out, kernel_size, bias) -> list[Mistake]:
-    k_h, k_w = _pair(kernel_size)
+    k_h, k_w = pair(kernel_size)
     weights = c_out * c_in * k_h * k_w
     b = c_out if bias else 0
     found = [
@@ -68,6 +64,13 @@ def _conv_count_mistakes(c_in, c_out, kernel_size, bias) -> list[Mistake]:
             c_out * k_h * k_w + b,
         ),
         Mistake("one bias per filter (per output channel), not per input channel.", weights + c_in),
+        Mistake(
+            "there are C_out filters, each with C_in × K_h × K_w weights: "
+            "C_out × C_in × K_h × K_w in all.",
+            c_in * k_h * k_w + b,
+        )
+        if c_out > 1
+        else None,
         Mistake("count the biases too: one per output channel.", weights) if bias else None,
         Mistake("with bias=False there are no biases to count.", weights + c_out)
         if not bias
@@ -93,7 +96,7 @@ def check_conv_param_count(conv_param_count: Callable, seed: int | None = None) 
         settings.append((c_in, c_out, (k_h, k_w), bool(torch.rand(1, generator=g) < 0.7)))
     cases = []
     for c_in, c_out, k, bias in settings:
-        k_h, k_w = _pair(k)
+        k_h, k_w = pair(k)
         cases.append(
             Case(
                 description=f"C_in={c_in}, C_out={c_out}, kernel_size={k}, bias={bias is not False}",
