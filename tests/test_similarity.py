@@ -423,6 +423,20 @@ def test_scores_are_the_same_from_run_to_run_and_textbook_code_half_the_class_wr
     assert max(p.score for p in first.pairs[1:]) < THRESHOLD
 
 
+def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys):
+    cases = [
+        (["--threshold", "0"], "--threshold"),
+        (["--threshold", "1.5"], "--threshold"),
+        (["--workers", "0"], "--workers"),
+        ([], "no course folder"),
+    ]
+    for extra, message in cases:
+        args = ["similarity", ASSIGNMENT, "--course", tmp_path / "none"]
+        args += ["--source", SOURCES.source_dir, *extra]
+        assert main([str(a) for a in args]) == 2, extra
+        assert message in capsys.readouterr().err, extra
+
+
 # -- the report in a real browser (Debian's chromium, driven by Playwright; see test_book) -----
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -190,10 +190,13 @@ def compare(
     threshold: float = THRESHOLD,
     workers: int | None = None,
 ) -> Comparison:
-    """Every pair of ``codes`` (student -> code) compared, ``starter`` as boilerplate."""
+    """Every pair of ``codes`` (student -> code) compared, ``starter`` as boilerplate, in
+    ``workers`` processes (default: one per core, for classes of 100 and more)."""
     started = time.monotonic()
     students = sorted(codes)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(students) // PER_PROCESS))
+    if workers is None:  # one process per core, each with PER_PROCESS submissions or more
+        workers = min(os.cpu_count() or 1, len(students) // PER_PROCESS)
+    workers = max(1, min(workers, len(students)))
     given = _fingerprint(("starter", starter, np.array([], dtype=np.int64)))
     boilerplate = np.unique(np.array(sorted(given.hashes), dtype=np.int64))
     fingerprints = _map(_fingerprint, [(s, codes[s], boilerplate) for s in students], workers)
