@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 
 SYSTEM := $(VENV)/.system-packages
 
-.PHONY: book test test-fast bench release lint format clean
+.PHONY: book test test-fast bench release lint format clean axe
 
 # The whole toolchain (the dev extra), torch pinned by constraints.txt to the CPU wheel the
 # build machines hold. A student's install is only `pip install cnn-course` (see README).
@@ -34,13 +34,24 @@ $(MATHJAX):
 	mkdir -p _vendor/mathjax/output/chtml/fonts
 	cp -r $(VENV)/mathjax-pack/package/es5/output/chtml/fonts/woff-v2 _vendor/mathjax/output/chtml/fonts/
 
+AXE := $(VENV)/axe-core/axe.min.js
+
+# axe-core from the npm registry, for the browser tests' accessibility audit (injected into each
+# page by tests/test_book.py; not part of the site).
+$(AXE):
+	rm -rf $(VENV)/axe-pack && mkdir -p $(VENV)/axe-pack $(VENV)/axe-core
+	cd $(VENV)/axe-pack && npm pack --silent axe-core@4.14.1 >/dev/null && tar xzf axe-core-4.14.1.tgz
+	cp $(VENV)/axe-pack/package/axe.min.js $(VENV)/axe-pack/package/LICENSE $(VENV)/axe-core/
+
+axe: $(AXE)
+
 ## Build the textbook into _build/html (notebooks executed, results cached), with the student
 ## wheel the notebooks install in _build/html/_static/wheels/ (book/_ext/course_site.py).
 book: $(INSTALLED) $(MATHJAX)
 	$(BIN)/jupyter-book build . -W --keep-going
 
 ## Run the whole test suite (unit, notebooks, end-to-end, book build).
-test: $(SYSTEM) $(MATHJAX)
+test: $(SYSTEM) $(MATHJAX) $(AXE)
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 ## The quick layer only: skips the book build and nbgrader end-to-end runs.

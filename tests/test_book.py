@@ -1,6 +1,8 @@
 """The book builds strictly (every cell runs, no warning), every page in _toc.yml is in the
 site, nothing from solutions/ leaks, and the numbers the text states are the computed ones."""
 
+import ast
+import json
 import re
 import subprocess
 import sys
@@ -8,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from bs4 import BeautifulSoup
 
 from autograder.checks.sizes import expected_output_size
 from autograder.release.hosting import Hosting
@@ -71,6 +74,34 @@ def pasted(html: str) -> list[str]:
     return re.findall(r'class="pasted-text">([^<]*)<', html)
 
 
+def glued(page: str) -> dict:
+    """What a page's code glued, by name (myst-nb keeps it beside the executed notebook)."""
+    path = REPO / "_build" / "jupyter_execute" / f"{page}.glue.json"
+    values = {}
+    for name, output in json.loads(path.read_text()).items():
+        text = output["data"].get("text/plain", "")
+        try:
+            values[name] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            values[name] = text
+    return values
+
+
+def stated(site: Path, page: str, name: str) -> str:
+    """A glued value, checked to be pasted into the page's text."""
+    value = str(glued(page)[name])
+    assert value in pasted(page_text(site, page)), (page, name, value)
+    return value
+
+
+CHAPTERS = ["book/image-recognition", "book/nn-review", "book/conv-layers", "book/conv-speed"]
+
+
+def article(site: Path, page: str) -> BeautifulSoup:
+    soup = BeautifulSoup(page_text(site, page), "html.parser")
+    return soup.find("article") or soup
+
+
 def test_every_toc_page_is_built(site):
     for page in toc_pages():
         assert (site / f"{page}.html").is_file(), page
@@ -118,12 +149,151 @@ def test_the_site_publishes_the_student_wheel(site, published):
 
 
 def test_parameter_counts_in_the_text_are_computed(site):
-    values = pasted(page_text(site, "book/conv-layers"))
-    assert values[:2] == [str(32 * 32 * 3), str(5 * 5 * 3)]
+    page = "book/conv-layers"
+    values = pasted(page_text(site, page))
+    assert stated(site, page, "fc_weights") == str(32 * 32 * 3)
+    assert stated(site, page, "conv_weights") == str(5 * 5 * 3)
+    assert values.index(str(32 * 32 * 3)) < values.index(str(5 * 5 * 3))
     fc_layer, conv_layer = 32 * 32 * 3 * 28 * 28 * 6 + 28 * 28 * 6, 6 * 3 * 5 * 5 + 6
-    assert f"{fc_layer:,}" in values and f"{conv_layer:,}" in values
+    assert stated(site, page, "layer_fc") == f"{fc_layer:,}"
+    assert stated(site, page, "layer_conv") == f"{conv_layer:,}"
+    # fully connected -> locally connected (a 5x5x3 window and a bias per output) -> shared
+    assert stated(site, page, "layer_local") == f"{28 * 28 * 6 * (5 * 5 * 3 + 1):,}"
+    assert stated(site, page, "alex_conv") == f"{96 * 11 * 11 * 3 + 96:,}"
+    assert stated(site, page, "alex_local") == f"{55 * 55 * 96 * (11 * 11 * 3 + 1):,}"
+    assert stated(site, page, "three_small") == f"{3 * (64 * 64 * 9 + 64):,}"
+    assert stated(site, page, "one_large") == f"{64 * 64 * 49 + 64:,}"
+    assert stated(site, page, "one_by_one_params") == str(8 * 4 + 4)
     assert "6×28×28" in values
     assert str(16 * 3 * 3 * 3 + 16) in values
+
+
+def test_receptive_fields_and_equivariance_are_computed(site):
+    page = "book/conv-layers"
+    # 3x3 kernels: +2 per layer at stride 1; a stride-2 first layer doubles later growth.
+    assert [stated(site, page, f"rf_{d}") for d in (1, 2, 3)] == ["3", "5", "7"]
+    assert [stated(site, page, f"rf_s2_{d}") for d in (1, 2, 3)] == ["3", "7", "11"]
+    assert stated(site, page, "rf_second") == "8"  # conv 3x3, pool 2, conv 3x3
+    values = glued(page)
+    assert float(values["eq_s1"]) < 1e-4 and float(values["eq_s2_even"]) < 1e-4
+    typical = float(values["eq_typical"])
+    assert float(values["eq_s2_odd"]) > 0.1 * typical and float(values["eq_fc"]) > 0.1 * typical
+    # the AlexNet footnote: 224 without padding does not give 55, 227 does
+    assert stated(site, page, "out_224_11_4_0") == str(expected_output_size(224, 11, 4, 0))
+    assert stated(site, page, "out_227_11_4_0") == str(expected_output_size(227, 11, 4, 0)) == "55"
+    # "stride 2 halves" is approximate
+    assert stated(site, page, "out_33_5_2_2") == str(expected_output_size(33, 5, 2, 2))
+
+
+def test_cnn_and_mlp_are_compared_over_several_seeds(site):
+    page = "book/conv-layers"
+    values = glued(page)
+    assert int(values["n_seeds"]) >= 3
+    for model in ("cnn", "mlp"):
+        low, mean, high = (float(values[f"{model}_{k}"].rstrip("%")) for k in ("lo", "acc", "hi"))
+        assert low <= mean <= high
+        stated(site, page, f"{model}_acc")
+
+
+def test_learning_rate_answer_is_ranked_by_final_loss(site):
+    """The self-check's best rate is the one with the lowest final loss (accuracy ties), and
+    one rate visibly diverges."""
+    page = "book/nn-review"
+    printed = " ".join(
+        output.get_text() for output in article(site, page).select(".cell_output pre")
+    )
+    runs = re.findall(
+        r"learning rate\s+([\d.]+): loss ([\d.]+) -> ([\d.]+) \(highest ([\d,.]+)\)", printed
+    )
+    assert len(runs) >= 3, printed[-2000:]
+    final = {float(lr): float(last) for lr, _, last, _ in runs}
+    assert float(stated(site, page, "best_lr")) == min(final, key=final.get)
+    diverging = [
+        lr for lr, first, last, peak in runs if float(peak.replace(",", "")) > 100 * float(first)
+    ]
+    assert diverging and float(stated(site, page, "diverging_lr")) == float(diverging[0])
+    answers = article(site, page).select("section#self-check .dropdown")
+    assert any(glued(page)["best_lr"] in answer.get_text() for answer in answers)
+
+
+def test_sentences_are_not_pasted_in_bold(site):
+    page = "book/conv-speed"
+    body = article(site, page)
+    sentence = next(p for p in body.find_all("p") if "This build had" in p.get_text())
+    for bold in sentence.select("span.pasted-text, strong, b"):
+        assert "This build had" not in bold.get_text(), bold
+
+
+def test_no_page_shows_stray_dollars_or_broken_lists(site):
+    """Math that Markdown broke (a wrapped line starting with `+` becomes a list item) leaves a
+    literal `$` in the page; and in the sources no list item starts while inline math is open."""
+    for page in toc_pages():
+        body = article(site, page)
+        for node in body.select("span.math, div.math, pre, code, script, style, .cell_output"):
+            node.decompose()
+        text = body.get_text(" ")
+        assert "$" not in text, (page, text[max(text.index("$") - 80, 0) : text.index("$") + 80])
+        for item in body.find_all("li"):
+            start = item.get_text(" ").strip()[:1]
+            assert start not in set("+-*/=)^_"), (page, item.get_text()[:80])
+    for path in (REPO / "book").glob("*.md"):
+        for number, problem in stray_list_items(path.read_text(encoding="utf-8")):
+            pytest.fail(f"{path.name}:{number}: {problem}")
+
+
+def stray_list_items(markdown: str) -> list[tuple[int, str]]:
+    """Lines that start a list item while an inline `$` of the same paragraph is still open."""
+    problems, open_dollars, fence = [], 0, None
+    for number, line in enumerate(markdown.splitlines(), 1):
+        stripped = line.strip()
+        if fence:
+            fence = None if stripped.startswith(fence) and stripped.strip("`~") == "" else fence
+            continue
+        if stripped.startswith(("```", "~~~")):
+            fence = stripped[:3]
+            open_dollars = 0
+            continue
+        if not stripped or stripped.startswith("$$"):
+            open_dollars = 0
+            continue
+        if re.match(r"([-+*]|\d+[.)])\s", stripped) and open_dollars % 2:
+            problems.append((number, f"list item inside inline math: {stripped[:60]!r}"))
+        open_dollars += len(re.findall(r"(?<![\\$])\$(?!\$)", line))
+    return problems
+
+
+def test_the_stray_list_check_finds_the_old_wrapping_bug():
+    broken = "With an odd kernel. If $(n\n+ 2P - K)$ is not a multiple of $S$, the last.\n"
+    assert stray_list_items(broken)
+    assert not stray_list_items(broken.replace("\n+", " +"))
+
+
+def test_every_chapter_ends_with_at_least_five_self_check_questions(site):
+    for page in CHAPTERS:
+        body = article(site, page)
+        section = body.select_one("section#self-check")
+        assert section is not None, page
+        assert section.find_next("section") is None, page  # it ends the chapter
+        answers = section.select(".dropdown")
+        assert len(answers) >= 5, (page, len(answers))
+
+
+GENERIC_ALT = re.compile(r"(\.png|\.svg|\.jpe?g|^image$|^figure$|^_images)", re.I)
+
+
+def test_every_figure_has_a_caption_alt_text_and_collapsed_plotting_code(site):
+    for page in toc_pages():
+        body = article(site, page)
+        for image in body.find_all("img"):
+            alt = (image.get("alt") or "").strip()
+            assert len(alt) > 40 and not GENERIC_ALT.search(alt), (page, alt[:80])
+            if (image.get("id") or "").startswith("_anim_img"):
+                continue  # the animation: alt text, and its caption is the paragraph above it
+            figure = image.find_parent("figure")
+            assert figure is not None and figure.find("figcaption"), (page, alt[:60])
+            assert len(figure.find("figcaption").get_text(strip=True)) > 40, (page, alt[:60])
+            cell = image.find_parent(class_="cell")
+            assert cell is not None and "tag_hide-input" in cell["class"], (page, alt[:60])
 
 
 def test_output_sizes_in_the_text_are_computed(site):
@@ -360,6 +530,84 @@ def test_explorer_agrees_with_the_notebook_functions(browser, served):
                     )
                     if expected is not None:
                         assert counts["conv"] == python["conv_param_count"](3, 4, k)
+    page.close()
+
+
+AXE = REPO / ".venv" / "axe-core" / "axe.min.js"  # `make axe`: the npm package, served locally
+WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
+
+
+@pytest.fixture(scope="module")
+def axe_script() -> Path:
+    if not AXE.is_file():
+        subprocess.run(["make", "axe"], cwd=REPO, check=True, capture_output=True)
+    return AXE
+
+
+def axe_violations(page, script: Path) -> list[dict]:
+    """axe-core's violations on the page as it is now (WCAG 2.1 A and AA, and best practice)."""
+    page.add_script_tag(path=str(script))
+    return page.evaluate("axe.run(document, {resultTypes: ['violations']}).then(r => r.violations)")
+
+
+def test_no_page_has_a_serious_or_critical_accessibility_violation(browser, served, axe_script):
+    ARTIFACTS.parent.mkdir(parents=True, exist_ok=True)
+    found, report = [], {}
+    for name in toc_pages():
+        for label, (width, height) in WIDTHS.items():
+            page, _ = open_page(browser, page_url(served, name), width, height)
+            if 'class="math' in page_text(HTML, name):
+                page.wait_for_selector("mjx-container", state="attached", timeout=20000)
+            violations = axe_violations(page, axe_script)
+            report[f"{name} ({label})"] = [
+                {
+                    "id": v["id"],
+                    "impact": v["impact"],
+                    "nodes": [n["html"][:200] for n in v["nodes"]],
+                }
+                for v in violations
+            ]
+            found += [
+                (name, label, v["id"], v["impact"], [n["html"][:120] for n in v["nodes"]])
+                for v in violations
+                if v["impact"] in ("serious", "critical")
+            ]
+            page.close()
+    (ARTIFACTS.parent / "axe.json").write_text(json.dumps(report, indent=1))
+    assert found == [], found
+
+
+def test_the_accessibility_audit_catches_a_missing_alt_text(browser, served, axe_script):
+    page, _ = open_page(browser, page_url(served, toc_pages()[0]))
+    page.evaluate(
+        "document.querySelector('article').append(Object.assign(document.createElement('img'),"
+        " {src: '../_static/favicon.svg'}))"
+    )
+    assert "image-alt" in [v["id"] for v in axe_violations(page, axe_script)]
+    page.close()
+
+
+def test_animation_and_explorer_controls_have_names_and_work_by_keyboard(browser, served):
+    page, problems = open_page(browser, page_url(served, "book/conv-layers"))
+    for control in page.locator(".animation button, .animation input, .conv-explorer button").all():
+        name = control.evaluate(
+            "e => e.getAttribute('aria-label') || e.getAttribute('title') || e.innerText"
+            " || [...(e.labels || [])].map(l => l.innerText).join(' ')"
+        )
+        assert name and name.strip(), control.evaluate("e => e.outerHTML")
+    slider = page.locator(".animation input[type=range]").first
+    before = slider.input_value()
+    page.locator(".animation button").first.focus()
+    for _ in range(12):  # Tab to the "Next frame" button and press it
+        if page.evaluate("document.activeElement.title") == "Next frame":
+            break
+        page.keyboard.press("Tab")
+    else:
+        pytest.fail("Tab never reaches the animation's Next frame button")
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(300)
+    assert slider.input_value() != before
+    assert problems == []
     page.close()
 
 
