@@ -159,7 +159,7 @@ def _similarity(args: argparse.Namespace) -> int:
 
     if not 0 < args.threshold <= 1:
         raise CourseError("--threshold must be a share of the code, more than 0 and at most 1.")
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise CourseError("--workers must be at least 1.")
     course = _course(args, existing=True)
     assignment = course.prepare(args.assignment)
@@ -290,7 +290,9 @@ def parser() -> argparse.ArgumentParser:
         "least this (default: 0.5)",
     )
     similar.add_argument(
-        "--workers", type=int, default=os.cpu_count() or 1, help="processes (default: cores)"
+        "--workers",
+        type=int,
+        help="processes (default: one per core, for a class of 100 submissions or more)",
     )
     similar.set_defaults(run=_similarity)
     report = commands.add_parser("report", help="write report.html again")
