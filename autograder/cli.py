@@ -100,7 +100,6 @@ def _grade(args: argparse.Namespace) -> int:
         **{field: getattr(args, field) for _, field, _ in LIMIT_OPTIONS},
     )
     device = _device(args.device)
-    os.environ["AUTOGRADER_DEVICE"] = device
     course = _course(args)
     if bubblewrap() is None:
         print(
@@ -108,6 +107,11 @@ def _grade(args: argparse.Namespace) -> int:
             "without file-system and network isolation. See README, 'Security'.",
             file=sys.stderr,
         )
+    import torch
+
+    # The workers' threads compute references side by side: one torch thread each keeps
+    # them from fighting over the cores (the sandboxes run single-threaded too).
+    torch.set_num_threads(1)
     with course.lock():
         summary = grade_batch(
             course,

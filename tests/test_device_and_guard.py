@@ -1,10 +1,14 @@
 """Device selection, and the watcher that catches forbidden calls by any route."""
 
+import sys
+
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from autograder.checks._guard import watching
+from autograder.checks import _guard
+from autograder.checks._guard import TAMPERED, watching
 from autograder.checks._student import invoke
 from autograder.device import get_device
 
@@ -83,3 +87,89 @@ def test_op_count_grows_with_a_python_loop_but_not_without():
 
     assert invoke(looped, (10,)).op_count > invoke(looped, (2,)).op_count
     assert invoke(torch.ones, (100,)).op_count == invoke(torch.ones, (4,)).op_count
+
+
+def _conv(x, w):
+    return F.conv2d(x, w)
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        lambda x, w: torch.ops.aten.convolution.default(
+            x, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1
+        ),
+        lambda x, w: torch.ops.aten.conv2d(x, w),
+        lambda x, w: torch.jit.script(_conv)(x, w),
+        lambda x, w: torch.from_numpy(np.convolve(x.flatten().numpy(), w.flatten().numpy())),
+        lambda x, w: torch.from_numpy(np.correlate(x.flatten().numpy(), w.flatten().numpy())),
+    ],
+    ids=["aten-overload", "aten-packet", "torchscript", "numpy-convolve", "numpy-correlate"],
+)
+def test_aliases_torchscript_and_numpy_convolutions_are_seen(route):
+    x, w = torch.randn(1, 1, 4, 4), torch.randn(1, 1, 2, 2)
+    with watching("convolution") as watch:
+        route(x, w)
+    assert watch.forbidden and TAMPERED not in watch.forbidden, watch.forbidden
+
+
+def test_compiled_scipy_routines_are_seen():
+    sigtools = pytest.importorskip("scipy.signal._sigtools")
+    image, kernel = np.ones((4, 4)), np.ones((2, 2))
+    with watching("convolution") as watch:
+        sigtools._convolve2d(image, kernel, 1, 0, 0, 0)
+    assert any(f.startswith("scipy.signal") for f in watch.forbidden), watch.forbidden
+
+
+def test_switching_one_watcher_off_around_the_call_leaves_the_other():
+    x, w = torch.randn(1, 1, 4, 4), torch.randn(1, 1, 2, 2)
+    with watching("convolution") as watch:
+        with torch._C._DisableTorchDispatch():
+            F.conv2d(x, w)
+    assert "torch.conv2d" in watch.forbidden
+    with watching("convolution") as watch:
+        profile = sys.getprofile()
+        sys.setprofile(None)
+        F.conv2d(x, w)
+        sys.setprofile(profile)
+    assert "torch's built-in convolution" in watch.forbidden
+
+
+def _pop_the_mode():
+    from torch.utils._python_dispatch import _pop_mode
+
+    _pop_mode()
+
+
+def _empty_the_table():
+    _guard.RULES["convolution"] = _guard.Rule(
+        lambda name: False, lambda module, name: False, _guard.RULES["convolution"].canary
+    )
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [_pop_the_mode, lambda: sys.setprofile(None), _empty_the_table],
+    ids=["dispatch-mode-popped", "profile-removed", "table-emptied"],
+)
+def test_a_watcher_switched_off_is_itself_a_forbidden_call(tamper, monkeypatch):
+    monkeypatch.setattr(_guard, "RULES", dict(_guard.RULES))
+    x, w = torch.randn(1, 1, 4, 4), torch.randn(1, 1, 2, 2)
+    during = invoke(lambda: (tamper(), x + w.sum())[1], forbid="convolution")
+    after = invoke(lambda: x + w.sum(), forbid="convolution")
+    assert TAMPERED in during.forbidden + after.forbidden
+
+
+def test_an_honest_call_passes_the_canaries():
+    for forbid in ("convolution", "activation", None):
+        assert invoke(lambda: torch.ones(3).exp(), forbid=forbid).forbidden == []
+
+
+def test_a_loop_hidden_from_the_dispatcher_still_counts_its_calls():
+    def looped(n):
+        with torch._C._DisableTorchDispatch():
+            return [torch.ones(2).sum() for _ in range(n)]
+
+    few, many = invoke(looped, (2,)), invoke(looped, (20,))
+    assert many.op_count == few.op_count
+    assert many.call_count > few.call_count + 8

@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 from grading import as_bytes, grade, read_csv, scores, write_batch
-from notebooks import REPO, reference_code, submission
+from notebooks import REPO, SOURCES, reference_code, submission
 
 from autograder.grading.sandbox import Limits, bubblewrap
 
@@ -95,6 +95,55 @@ builtins.AssertionError = type("Never", (BaseException,), {})
 print = lambda *a, **k: None
 sys.modules["autograder.checks"] = checks
 atexit.register(lambda: sys.__stdout__.write("✓ all passed\\n"))
+"""
+
+THREAD = """
+import threading
+def sigmoid(x):
+    found = {}
+    worker = threading.Thread(target=lambda: found.update(y=torch.sigmoid(x)))
+    worker.start()
+    worker.join()
+    return found["y"]
+"""
+SCIPY = """
+def sigmoid(x):
+    from scipy.special import expit
+    return torch.as_tensor(expit(x.numpy()))
+"""
+SCRIPTED = """
+@torch.jit.script
+def sigmoid(x):
+    return torch.sigmoid(x)
+"""
+BLIND_GUARD = """
+import contextlib
+import autograder.checks._guard as _g
+import autograder.checks._student as _s
+@contextlib.contextmanager
+def _blind(forbid=None):
+    yield _g.Watch()
+_s.watching = _blind
+def sigmoid(x):
+    return torch.sigmoid(x)
+"""
+WATCHERS_OFF = """
+import sys
+from torch.utils._python_dispatch import _pop_mode
+def sigmoid(x):
+    _pop_mode()
+    sys.setprofile(None)
+    return torch.sigmoid(x)
+"""
+SCOPED_OFF = """
+import sys
+def sigmoid(x):
+    profile = sys.getprofile()
+    sys.setprofile(None)
+    with torch._C._DisableTorchDispatch():
+        y = torch.sigmoid(x)
+    sys.setprofile(profile)
+    return y
 """
 
 SECRETS = [
@@ -229,6 +278,17 @@ HOSTILE = {
         ),
         {},
     ),
+    # 7. a forbidden library call hidden from the guard, or the guard switched off
+    "thread": (sigmoid_cell(THREAD), {"test_sigmoid": "failed"}),
+    "scipy-compiled": (sigmoid_cell(SCIPY), {"test_sigmoid": "failed"}),
+    "torchscript": (sigmoid_cell(SCRIPTED), {"test_sigmoid": "failed"}),
+    # the guard stays replaced for the rest of the notebook: every watched check fails
+    "guard-replaced": (
+        sigmoid_cell(BLIND_GUARD),
+        {"test_sigmoid": "failed", "test_tanh": "failed", "test_relu": "failed"},
+    ),
+    "watchers-off": (sigmoid_cell(WATCHERS_OFF), {"test_sigmoid": "failed"}),
+    "watchers-off-and-on": (sigmoid_cell(SCOPED_OFF), {}),  # passes, but is flagged for review
     # 10. slow but correct, just under the limit
     "slow-but-correct": (
         sigmoid_cell(
@@ -341,7 +401,14 @@ def test_hostile_submission_loses_only_the_affected_cells(batch, name):
             allowed = affected[gid] if isinstance(affected[gid], tuple) else (affected[gid],)
             assert result.status in allowed and result.points == 0, (name, gid, result)
             assert result.message.strip(), (name, gid)
-        elif name != "fork-bomb" or gid != "test_sigmoid":
+        elif name == "fork-bomb" and gid == "test_sigmoid":
+            # The bomb is stopped by the pids cgroup (forks fail) or by the cell's time limit
+            # (forking a torch process is slow): in the second case the cell that defines
+            # sigmoid did not finish, and only its test is lost.
+            assert result.status == "passed" or (
+                result.status == "error" and "'sigmoid' is not defined" in result.message
+            ), result
+        else:
             assert result.status == "passed", (name, gid, result)
 
 
@@ -353,6 +420,11 @@ def test_messages_say_what_happened(batch):
     assert "deleted" in graded["delete-test-cell"]["test_tanh"].message
     assert "appears 2 times" in graded["duplicate-grade-id"]["test_neuron"].message
     assert "sign in the exponent" in graded["patch-top-level"]["test_sigmoid"].message
+    assert "can't start new thread" in graded["thread"]["test_sigmoid"].message
+    assert "scipy" in graded["scipy-compiled"]["test_sigmoid"].message
+    assert "built-in sigmoid" in graded["torchscript"]["test_sigmoid"].message
+    for name in ("guard-replaced", "watchers-off"):
+        assert "switched off the checks" in graded[name]["test_sigmoid"].message, name
     rows = read_csv(batch["course"] / "cells.csv")
     assert {r["status"] for r in rows} <= {
         "passed",
@@ -364,6 +436,27 @@ def test_messages_say_what_happened(batch):
     }
     feedback = (batch["course"] / "feedback/edit-test-cell/nn-review/nn-review.html").read_text()
     assert "tampered" in feedback
+
+
+def test_what_the_guard_cannot_rule_out_is_flagged_for_review(batch):
+    from autograder.grading.course import Course
+
+    course = Course(batch["course"], SOURCES)
+    reviews = course.reviews(course.prepare(A))
+    assert "honest" not in reviews and "slow-but-correct" not in reviews
+    expected = {
+        "watchers-off-and-on": ["interpreter's profiler", "torch's internals"],
+        "guard-replaced": ["grader's own code"],
+        "watchers-off": ["dispatch modes", "interpreter's profiler"],
+        "thread": ["starts threads"],
+        "patch-in-call": ["runs code built at run time"],
+    }
+    for student, reasons in expected.items():
+        found = " | ".join(f.reason for f in reviews[student])
+        assert all(reason in found for reason in reasons), (student, found)
+        assert all(f.cell == "sigmoid" and f.code for f in reviews[student]), student
+    report = (batch["course"] / "report.html").read_text()
+    assert "Needs review" in report and "_DisableTorchDispatch" in report
 
 
 def test_malformed_files_get_error_on_every_cell_with_the_reason(batch):
@@ -633,3 +726,68 @@ def test_reply_and_output_bombs_cost_the_grader_little(sequence):
     assert graded["g1-reply-bomb"]["test_sigmoid"].status == "error"
     record = json.loads((course / "autograded/g1-reply-bomb" / A / "autograder.json").read_text())
     assert record["seconds"] < 4 * BUDGET.timeout
+
+
+FORGED_PROBES = """
+import sys
+import torch.nn.functional as _F
+import autograder.checks.conv as _conv
+
+def _facts(layer):
+    def described(value):
+        shape = None if value is None else tuple(value.shape)
+        return {"is_parameter": value is not None, "is_none": value is None, "shape": shape}
+    return {"is_module": True, "weight": described(layer.weight),
+            "bias": described(layer.bias), "uniform": False}
+
+def _forward_backward(layer, weight, bias, x, grad_out):
+    profile = sys.getprofile()
+    sys.setprofile(None)
+    with torch._C._DisableTorchDispatch():
+        w = weight.clone().requires_grad_()
+        b = None if bias is None else bias.clone().requires_grad_()
+        x = x.clone().requires_grad_()
+        out = _F.conv2d(x, w, b, layer.stride, layer.padding)
+        out.backward(grad_out)
+    sys.setprofile(profile)
+    grads = [x.grad, w.grad, None if b is None else b.grad]
+    return {"output": out.detach(), "requires_grad": True, "grads": grads}
+
+class Conv2d:  # plain tensors, no nn.Module: the forged probes are to vouch for it
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
+        k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        self.stride, self.padding = stride, padding
+        self.weight = torch.zeros(out_channels, in_channels, *k)
+        self.bias = torch.zeros(out_channels) if bias else None
+"""
+REPLACE_PROBES = (
+    "\n_conv.probe_parameters, _conv.probe_forward_backward = _facts, _forward_backward\n"
+)
+REWRITE_PROBES = (
+    "\n_conv.probe_parameters.__code__ = _facts.__code__\n"
+    "_conv.probe_forward_backward.__code__ = _forward_backward.__code__\n"
+)
+
+
+@pytest.fixture(scope="module")
+def forged(tmp_path_factory):
+    """Conv2d modules vouched for by forged probes, and an honest student after them."""
+    root = tmp_path_factory.mktemp("forged")
+    conv = "conv-layers"
+    students = {
+        "a-probes-replaced": submission(conv, {"Conv2d": FORGED_PROBES + REPLACE_PROBES}),
+        "b-probes-rewritten": submission(conv, {"Conv2d": FORGED_PROBES + REWRITE_PROBES}),
+        "c-honest": submission(conv),
+    }
+    write_batch(root / "submitted", conv, students)
+    _, graded = grade(root / "course", conv, root / "submitted", workers=1, limits=LIMITS)
+    return graded
+
+
+def test_a_module_vouched_for_by_forged_probes_loses_its_cell(forged):
+    for student in ("a-probes-replaced", "b-probes-rewritten"):
+        lost = {gid for gid, cell in forged[student].items() if cell.status != "passed"}
+        assert lost == {"test_Conv2d"}, (student, forged[student])
+    assert "nn.Module" in forged["a-probes-replaced"]["test_Conv2d"].message
+    assert "switched off the checks" in forged["b-probes-rewritten"]["test_Conv2d"].message
+    assert all(cell.status == "passed" for cell in forged["c-honest"].values())

@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from . import _guard
 from ._report import fail, first_line, report_pass
 from ._student import Raised, invoke, type_name
 
@@ -252,6 +253,12 @@ def attempt(
         if outcome.error.is_a("NotImplementedError"):
             return Called(raised=outcome.error, problem=NOT_IMPLEMENTED)
         return Called(raised=outcome.error)
+    if _guard.TAMPERED in outcome.forbidden:
+        return Called(
+            problem="changed or switched off the checks' own code (the watch for forbidden "
+            "library calls, or the code that runs your function), so this call cannot be "
+            "judged. Leave the course's code alone and call only torch and your own functions."
+        )
     if outcome.forbidden:
         used = " and ".join(outcome.forbidden)
         return Called(

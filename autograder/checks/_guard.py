@@ -1,25 +1,47 @@
 """Run student code while watching for library calls the exercise forbids.
 
-Two watchers cover every route to a forbidden routine, aliases included:
-- a ``TorchDispatchMode`` sees each ATen operator torch executes, whether it was
-  reached through ``F.conv2d``, ``torch.conv2d``, ``nn.Conv2d`` or a saved alias;
-- a profile hook sees each Python call made into ``scipy.signal`` or ``scipy.ndimage``.
+Two independent watchers see every route to a forbidden routine, aliases included:
+- a ``TorchDispatchMode`` sees each ATen operator torch executes, whether it was reached
+  through ``F.conv2d``, ``torch.conv2d``, ``nn.Conv2d``, ``torch.ops.aten``, a saved alias
+  or TorchScript;
+- a profile hook sees each Python and builtin call: torch's own functions and tensor
+  methods (so switching the dispatcher off does not hide them), ``torch.ops`` overloads,
+  NumPy's ``convolve``/``correlate`` and every routine of ``scipy.signal`` and
+  ``scipy.ndimage``, their compiled ones included.
+
+Before the watch ends it checks that both watchers still work: a tiny forbidden call of its
+own (a *canary*) must be seen by each. A watcher the student's code removed, replaced or
+fooled misses the canary, and that is recorded as a forbidden call too. The grading
+sandbox also stops student code from starting threads (which no watcher would follow).
+Building a convolution from ``unfold``/``as_strided`` and ``matmul``/``einsum`` stays
+allowed. What is left (a watcher switched off and on again around one call) is for the
+instructor's review of the code (``autograder.grading.review``).
 """
 
+import functools
 import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from torch.utils._python_dispatch import TorchDispatchMode
+import torch
+from torch.utils._python_dispatch import (
+    TorchDispatchMode,
+    _get_current_dispatch_mode,
+    _get_current_dispatch_mode_stack,
+    _pop_mode,
+)
 
 CONVOLUTION = re.compile(r"^_*(\w*_)?conv(olution|_|\dd|$)")
 ACTIVATIONS = frozenset(
     "sigmoid tanh relu relu6 threshold leaky_relu rrelu_with_noise hardtanh hardsigmoid "
-    "hardswish silu log_sigmoid_forward elu celu selu gelu mish softplus special_expit".split()
+    "hardswish silu log_sigmoid_forward elu celu selu gelu mish softplus special_expit expit "
+    "logistic".split()
 )
-FORBIDDEN_PYTHON_MODULES = ("scipy.signal", "scipy.ndimage")
+LIBRARY_CONVOLUTIONS = ("scipy.signal", "scipy.ndimage")
+NUMPY_CONVOLUTIONS = frozenset({"convolve", "correlate", "correlate2"})
+TAMPERED = "the forbidden-call guard, switched off or changed"
 
 
 def _op_name(func) -> str:
@@ -29,63 +51,174 @@ def _op_name(func) -> str:
 
 @dataclass
 class Watch:
-    """What one guarded call did: forbidden routines it reached, and how many torch ops it ran."""
+    """What one guarded call did: forbidden routines it reached, how many torch operators
+    (``op_count``) and Python or builtin calls (``call_count``) it ran, and how many
+    forbidden calls each watcher saw (canaries included)."""
 
     forbidden: list[str] = field(default_factory=list)
     op_count: int = 0
+    call_count: int = 0
+    dispatch_hits: int = 0
+    profile_hits: int = 0
 
     def record(self, what: str) -> None:
         if what not in self.forbidden:
             self.forbidden.append(what)
 
 
+@dataclass(frozen=True)
+class Rule:
+    """What one kind of exercise forbids. ``op(name)`` judges an ATen operator's name;
+    ``function(module, name)`` a Python or builtin function by its module and name."""
+
+    op: Callable[[str], bool]
+    function: Callable[[str, str], bool]
+    canary: Callable[[], object]
+
+
+def _library_convolution(module: str, name: str) -> bool:
+    if module.startswith(("torch", "<torch")) and CONVOLUTION.match(name):
+        return True
+    if any(module == m or module.startswith(m + ".") for m in LIBRARY_CONVOLUTIONS):
+        return True
+    return module.startswith("numpy") and name in NUMPY_CONVOLUTIONS
+
+
+def _library_activation(module: str, name: str) -> bool:
+    name = name.rstrip("_")
+    return (module.startswith("torch") and name in ACTIVATIONS) or (
+        module.startswith("scipy.special") and name in ACTIVATIONS
+    )
+
+
+def _conv_canary() -> object:
+    one = torch.ones(1, 1, 1, 1)
+    return torch.conv2d(one, one)
+
+
+def _activation_canary() -> object:
+    return torch.sigmoid(torch.zeros(1))
+
+
+RULES: dict[str | None, Rule | None] = {
+    None: None,
+    "convolution": Rule(
+        lambda name: bool(CONVOLUTION.match(name)), _library_convolution, _conv_canary
+    ),
+    "activation": Rule(lambda name: name in ACTIVATIONS, _library_activation, _activation_canary),
+}
+
+
 class _OpWatcher(TorchDispatchMode):
-    def __init__(self, watch: Watch, is_forbidden: Callable[[str], bool]):
+    def __init__(self, watch: Watch, rule: Rule | None):
         super().__init__()
-        self.watch = watch
-        self.is_forbidden = is_forbidden
+        self.watch, self.rule = watch, rule
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         name = _op_name(func)
         self.watch.op_count += 1
-        if self.is_forbidden(name):
+        if self.rule is not None and self.rule.op(name):
+            self.watch.dispatch_hits += 1
             self.watch.record(f"torch's built-in {name.removeprefix('special_')}")
         return func(*args, **(kwargs or {}))
 
 
-def _python_call_watcher(watch: Watch):
+def _builtin_module(function) -> str:
+    """The module a builtin function or bound builtin method belongs to."""
+    module = getattr(function, "__module__", None)
+    if isinstance(module, str):
+        return module
+    owner = getattr(function, "__self__", None)
+    return "" if owner is None else str(getattr(type(owner), "__module__", ""))
+
+
+def _call_watcher(watch: Watch, rule: Rule | None):
     def profile(frame, event, arg):
         if event == "call":
-            module = frame.f_globals.get("__name__", "")
-            for forbidden in FORBIDDEN_PYTHON_MODULES:
-                if module == forbidden or module.startswith(forbidden + "."):
-                    watch.record(f"{forbidden}.{frame.f_code.co_name}")
+            watch.call_count += 1
+            if rule is None:
+                return
+            module, name = frame.f_globals.get("__name__", ""), frame.f_code.co_name
+            if module == "torch._ops" and name == "__call__":  # torch.ops.aten.<op>(...)
+                overload = frame.f_locals.get("self")
+                module, name = "torch.ops", str(getattr(overload, "__name__", "")).split(".")[0]
+            if isinstance(module, str) and rule.function(module, name):
+                watch.profile_hits += 1
+                watch.record(f"{module}.{name}")
+        elif event == "c_call":
+            watch.call_count += 1
+            if rule is None:
+                return
+            module, name = _builtin_module(arg), str(getattr(arg, "__name__", ""))
+            if rule.function(module, name):
+                watch.profile_hits += 1
+                watch.record(f"{module}.{name}")
 
     return profile
 
 
-FORBIDDEN_OPS = {
-    None: lambda name: False,
-    "convolution": lambda name: bool(CONVOLUTION.match(name)),
-    "activation": lambda name: name in ACTIVATIONS,
-}
+def _verify(watch: Watch, rule: Rule, profile) -> None:
+    """Run the rule's canary inside the watch: each watcher must see it. The canary's own
+    finding is then forgotten; a watcher that missed it is recorded."""
+    seen = list(watch.forbidden)
+    before = (watch.dispatch_hits, watch.profile_hits)
+    try:
+        rule.canary()
+    except Exception:  # a patched torch function: the watchers could not be checked
+        pass
+    after = (watch.dispatch_hits, watch.profile_hits)
+    watch.forbidden[:] = seen
+    if sys.getprofile() is not profile or not (after[0] > before[0] and after[1] > before[1]):
+        watch.record(TAMPERED)
+
+
+@functools.cache
+def _warm_up() -> None:
+    """The first call under a dispatch mode imports a good part of torch: do it once,
+    before any profiling (profiled, it takes seconds)."""
+    with _OpWatcher(Watch(), None):
+        for rule in (r for r in RULES.values() if r is not None):
+            rule.canary()
 
 
 @contextmanager
 def watching(forbid: str | None = None) -> Iterator[Watch]:
     """Watch the code run inside the block.
 
-    ``forbid`` is ``"convolution"`` (torch's convolution operators and scipy's
-    filters), ``"activation"`` (torch's activation operators) or ``None``.
-    Forbidden calls are recorded, not stopped, so the student's code runs as written.
+    ``forbid`` is ``"convolution"`` (torch's convolution operators, NumPy's and SciPy's
+    convolutions and filters), ``"activation"`` (torch's and SciPy's activation functions)
+    or ``None`` (only count operators and calls). Forbidden calls are recorded, not
+    stopped, so the student's code runs as written.
     """
+    _warm_up()
     watch = Watch()
-    is_forbidden = FORBIDDEN_OPS[forbid]
+    rule = RULES.get(forbid)
+    if forbid is not None and rule is None:  # the table was emptied
+        watch.record(TAMPERED)
     previous_profile = sys.getprofile()
-    if forbid == "convolution":
-        sys.setprofile(_python_call_watcher(watch))
+    profile = _call_watcher(watch, rule)
+    mode = _OpWatcher(watch, rule)
+    sys.setprofile(profile)
+    mode.__enter__()
     try:
-        with _OpWatcher(watch, is_forbidden):
-            yield watch
+        yield watch
     finally:
+        if rule is not None:
+            _verify(watch, rule, profile)
+        if _get_current_dispatch_mode() is mode:
+            mode.__exit__(None, None, None)
+        else:  # the student's code popped it, or pushed a mode of its own above it
+            watch.record(TAMPERED)
+            _take_off(mode)
         sys.setprofile(previous_profile)
+
+
+def _take_off(mode: TorchDispatchMode) -> None:
+    """Remove ``mode`` and whatever was pushed above it, and leave the dispatcher's
+    per-thread state consistent (a mode popped behind the guard's back can leave it
+    expecting a mode that is gone)."""
+    while any(m is mode for m in _get_current_dispatch_mode_stack()):
+        _pop_mode()
+    if not _get_current_dispatch_mode_stack():
+        mode.__enter__()
+        mode.__exit__(None, None, None)

@@ -46,7 +46,8 @@ class Outcome:
     value: Any = None
     error: Raised | None = None
     forbidden: list[str] = field(default_factory=list)
-    op_count: int = 0
+    op_count: int = 0  # torch operators run
+    call_count: int = 0  # Python and builtin calls made
     args_after: tuple = ()
 
 
@@ -88,7 +89,8 @@ def run_here(
                 outcome.value = probe(target, *args, **kwargs)
     except (Exception, SystemExit, KeyboardInterrupt) as error:  # the student's, reported
         outcome.error = Raised.of(error)
-    outcome.forbidden, outcome.op_count = list(watch.forbidden), watch.op_count
+    outcome.forbidden = list(watch.forbidden)
+    outcome.op_count, outcome.call_count = watch.op_count, watch.call_count
     if keep_args:
         outcome.args_after = args
     return outcome

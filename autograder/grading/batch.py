@@ -4,19 +4,19 @@ import hashlib
 import queue
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
 from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
 from . import export, report
-from .collect import collect
+from .collect import Collection, collect
 from .course import Course, write_atomically
-from .engine import Runner
+from .engine import Assignment, Runner
 from .sandbox import Limits
 
 
@@ -72,64 +72,110 @@ def grade_batch(
     device: str,
     log: Callable[[str], None] = print,
 ) -> Summary:
+    """Grade every new or changed submission of ``assignment_name`` in ``submissions`` (a
+    folder or zip), ``workers`` at a time, on ``device`` (``"cpu"`` or ``"cuda"``: the
+    sandboxes and the grader's reference computations both), then write ``grades.csv``,
+    ``cells.csv``, feedback and ``report.html``. What the sandboxes write to stderr goes to
+    ``course/logs/<assignment>-<time>.log``."""
     started = time.monotonic()
-    summary = Summary()
     if Path(submissions).resolve() == course.root:  # the course folder itself: its submitted/
         submissions = course.root / "submitted"
     assignment = course.prepare(assignment_name)
-    collection = collect(submissions, assignment_name, limits.notebook_mb * 2**20)
-    summary.problems = collection.problems
+    collection = _collect(course, assignment_name, submissions, limits, log)
+    todo, unchanged = _new_or_changed(course, assignment, collection, limits)
+    batch_log = _batch_log(course, assignment_name)
+    runners = [
+        Runner(limits, device, _hidden_paths(course, submissions), course.secret(), batch_log)
+        for _ in range(min(workers, len(todo)))
+    ]
+    graded = _grade_in_parallel(course, assignment, todo, runners)
+    results = course.results(assignment)
+    statuses = Counter(str(cell.status) for cells in results.values() for cell in cells)
+    outputs = export.write(course, assignment, results)
+    outputs.append(report.write_report(course, assignment, results))
+    return Summary(
+        graded=graded,
+        unchanged=unchanged,
+        problems=collection.problems,
+        statuses=dict(statuses),
+        seconds=time.monotonic() - started,
+        outputs=outputs,
+    )
+
+
+def _collect(
+    course: Course, assignment: str, submissions: Path, limits: Limits, log: Callable
+) -> Collection:
+    """Every student's notebook, each stored in the course's ``submitted/``."""
+    collection = collect(submissions, assignment, limits.notebook_mb * 2**20)
     students = sorted(collection.submissions)
-    log(f"{len(students)} submission(s) for {assignment_name}: {', '.join(students) or '(none)'}")
+    log(f"{len(students)} submission(s) for {assignment}: {', '.join(students) or '(none)'}")
     for problem in collection.problems:
         log(f"  skipped: {problem}")
-    todo = []
-    secret = course.secret()
     for student in students:
+        _store_submitted(course, student, assignment, collection.submissions[student].data)
+    return collection
+
+
+def _new_or_changed(
+    course: Course, assignment: Assignment, collection: Collection, limits: Limits
+) -> tuple[list[tuple[str, bytes, str]], int]:
+    """``(student, notebook bytes, fingerprint)`` of each submission whose recorded result
+    is missing, not final or for other inputs; and how many are current."""
+    todo, unchanged = [], 0
+    secret = course.secret()
+    for student in sorted(collection.submissions):
         data = collection.submissions[student].data
-        _store_submitted(course, student, assignment_name, data)
         fingerprint = course.fingerprint(data, assignment, limits, secret)
-        if course.is_current(student, assignment_name, fingerprint):
-            summary.unchanged += 1
+        if course.is_current(student, assignment.name, fingerprint):
+            unchanged += 1
         else:
             todo.append((student, data, fingerprint))
-    hidden = _hidden_paths(course, submissions)
-    torch.set_num_threads(1)
-    all_runners = [Runner(limits, device, hidden, secret) for _ in range(min(workers, len(todo)))]
-    runners: queue.Queue[Runner] = queue.Queue()  # each sandbox boots now, in parallel
-    for runner in all_runners:
-        runners.put(runner)
+    return todo, unchanged
+
+
+def _batch_log(course: Course, assignment: str) -> Path:
+    folder = course.root / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{assignment}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+
+
+def _grade_in_parallel(
+    course: Course,
+    assignment: Assignment,
+    todo: list[tuple[str, bytes, str]],
+    runners: list[Runner],
+) -> int:
+    """Grade ``todo`` with one thread per runner, recording each result as it comes (so an
+    interrupted batch keeps what it finished); how many were graded."""
+    idle: queue.Queue[Runner] = queue.Queue()  # each sandbox boots now, in parallel
+    for runner in runners:
+        idle.put(runner)
 
     def grade_one(student: str, data: bytes):
-        runner = runners.get()
+        runner = idle.get()
         try:
             return runner.grade(student, data, assignment)
         finally:
-            runners.put(runner)
+            idle.put(runner)
 
+    graded = 0
     bar = tqdm(total=len(todo), unit="notebook", disable=None, file=sys.stderr)
-    pool = ThreadPoolExecutor(max(1, min(workers, len(todo))))
+    pool = ThreadPoolExecutor(max(1, len(runners)))
     try:
-        pending = {pool.submit(grade_one, s, d): (s, f) for s, d, f in todo}
+        pending = {pool.submit(grade_one, s, d): f for s, d, f in todo}
         while pending:
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                student, fingerprint = pending.pop(future)
-                graded = future.result()
-                course.save(graded, assignment, fingerprint)
-                report.write_feedback(course, assignment, graded)
-                summary.graded += 1
+                fingerprint = pending.pop(future)
+                result = future.result()
+                course.save(result, assignment, fingerprint)
+                report.write_feedback(course, assignment, result)
+                graded += 1
                 bar.update()
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         bar.close()
-        for runner in all_runners:  # busy ones too: Ctrl-C must not leave sandboxes running
+        for runner in runners:  # busy ones too: Ctrl-C must not leave sandboxes running
             runner.close()
-    results = course.results(assignment)
-    for cells in results.values():
-        for cell in cells:
-            summary.statuses[cell.status] = summary.statuses.get(cell.status, 0) + 1
-    summary.outputs = export.write(course, assignment, results)
-    summary.outputs.append(report.write_report(course, assignment, results))
-    summary.seconds = time.monotonic() - started
-    return summary
+    return graded

@@ -16,6 +16,8 @@ nothing is guessed.
 import re
 import stat
 import zipfile
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -65,25 +67,33 @@ def _student_id(parts: tuple[str, ...], assignment: str) -> tuple[str | None, st
     return nbgrader, ""
 
 
-def _entries_from_folder(root: Path, max_bytes: int, problems: list[str]):
+Entry = tuple[tuple[str, ...], str, Callable[[], bytes]]  # path parts, origin, reader
+
+
+def _entries_from_folder(root: Path, max_bytes: int) -> tuple[list[Entry], list[str]]:
+    """Every file under ``root`` (parts, name, reader), and the problems met (links)."""
+    entries: list[Entry] = []
+    problems = []
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
         if path.is_symlink():
             problems.append(f"{relative}: a symbolic link, skipped.")
-            continue
-        if path.is_file():
+        elif path.is_file():
 
             def read(path=path) -> bytes:
                 with path.open("rb") as file:
                     return file.read(max_bytes + 1)  # more than the limit is refused later
 
-            yield relative.parts, f"{relative}", read
+            entries.append((relative.parts, f"{relative}", read))
+    return entries, problems
 
 
-def _entries_from_zip(archive: zipfile.ZipFile, max_bytes: int, problems: list[str]):
-    counts: dict[str, int] = {}
-    for info in archive.infolist():
-        counts[info.filename] = counts.get(info.filename, 0) + 1
+def _entries_from_zip(archive: zipfile.ZipFile, max_bytes: int) -> tuple[list[Entry], list[str]]:
+    """Every safe member of ``archive`` (parts, name, reader), and the problems met:
+    paths leaving the archive, links and duplicate names are skipped."""
+    entries: list[Entry] = []
+    problems = []
+    counts = Counter(info.filename for info in archive.infolist())
     for info in archive.infolist():
         name = info.filename
         if info.is_dir():
@@ -91,19 +101,18 @@ def _entries_from_zip(archive: zipfile.ZipFile, max_bytes: int, problems: list[s
         path = PurePosixPath(name.replace("\\", "/"))
         if path.is_absolute() or re.match(r"^[A-Za-z]:", name) or ".." in path.parts:
             problems.append(f"{name!r} in the zip: a path outside the archive, skipped.")
-            continue
-        if stat.S_ISLNK(info.external_attr >> 16):
+        elif stat.S_ISLNK(info.external_attr >> 16):
             problems.append(f"{name!r} in the zip: a symbolic link, skipped.")
-            continue
-        if counts[name] > 1:
+        elif counts[name] > 1:
             problems.append(f"{name!r} appears {counts[name]} times in the zip, skipped.")
-            continue
+        else:
 
-        def read(info=info) -> bytes:
-            with archive.open(info) as member:
-                return member.read(max_bytes + 1)  # more than the limit is refused later
+            def read(info=info) -> bytes:
+                with archive.open(info) as member:
+                    return member.read(max_bytes + 1)  # more than the limit is refused later
 
-        yield path.parts, name, read
+            entries.append((path.parts, name, read))
+    return entries, problems
 
 
 def _top(origin: str) -> str:
@@ -116,7 +125,8 @@ def collect(source: Path, assignment: str, max_bytes: int) -> Collection:
     collection = Collection()
     found: dict[str, list[tuple[str, object]]] = {}
     if source.is_dir():
-        entries = _entries_from_folder(source, max_bytes, collection.problems)
+        entries, problems = _entries_from_folder(source, max_bytes)
+        collection.problems += problems
         archive = None
         for folder in sorted(source.rglob(assignment)):
             if folder.is_dir() and not folder.is_symlink() and not any(folder.glob("*.ipynb")):
@@ -125,7 +135,8 @@ def collect(source: Path, assignment: str, max_bytes: int) -> Collection:
                 )
     elif source.is_file() and zipfile.is_zipfile(source):
         archive = zipfile.ZipFile(source)
-        entries = _entries_from_zip(archive, max_bytes, collection.problems)
+        entries, problems = _entries_from_zip(archive, max_bytes)
+        collection.problems += problems
     elif source.exists():
         raise CollectError(f"{source} is neither a folder nor a .zip file.")
     else:

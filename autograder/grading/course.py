@@ -29,7 +29,8 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from ..release.assignments import nbgrader_api
 from ..release.sources import Sources
-from .engine import Assignment, CellResult, Graded
+from .engine import Assignment, CellResult, Graded, Status
+from .review import Finding
 from .sandbox import Limits
 
 RESULT_FILE = "autograder.json"
@@ -208,6 +209,7 @@ class Course:
             "problem": graded.problem,
             "seconds": round(graded.seconds, 3),
             "cells": [asdict(c) for c in graded.cells],
+            "review": [asdict(f) for f in graded.review],
         }
         write_atomically(
             self.result_file(graded.student, assignment.name),
@@ -226,7 +228,20 @@ class Course:
                 if cells is not None:
                     found[student] = cells
                 else:
-                    found[student] = assignment.all_cells("missing", "no submission.")
+                    found[student] = assignment.all_cells(Status.MISSING, "no submission.")
+        return found
+
+    def reviews(self, assignment: Assignment) -> dict[str, list[Finding]]:
+        """Each graded student's lines for review (students with none left out)."""
+        found = {}
+        for path in sorted((self.root / "autograded").glob(f"*/{assignment.name}/{RESULT_FILE}")):
+            try:
+                record = json.loads(path.read_text())
+                findings = [Finding(**f) for f in record.get("review", [])]
+            except (OSError, ValueError, TypeError):
+                continue
+            if findings:
+                found[str(record.get("student", path.parent.parent.name))] = findings
         return found
 
     def _cells(self, gradebook: Gradebook, student: str, assignment: Assignment):

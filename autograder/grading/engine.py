@@ -23,6 +23,7 @@ import threading
 import time
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 
 import nbformat
@@ -31,10 +32,26 @@ from nbgrader.utils import compute_checksum
 
 from .. import checks
 from ..checks._seeds import secret_cases
+from ..device import using_device
 from .protocol import Opaque, StudentError
+from .review import Finding, scan
 from .sandbox import Limits, Sandbox, SandboxCrashed, SandboxGone, SandboxTimeout, Session
 
 MAX_RESTARTS = 3
+
+
+class Status(str, Enum):  # noqa: UP042 (StrEnum needs Python 3.11; the package supports 3.10)
+    """What happened to one graded cell."""
+
+    PASSED = "passed"
+    FAILED = "failed"  # a check failed: the message says why
+    ERROR = "error"  # the cell could not be judged (the student's code raised or died)
+    TIMEOUT = "timeout"  # past the cell's or the notebook's time limit
+    TAMPERED = "tampered"  # the test cell was changed, deleted or duplicated
+    MISSING = "missing"  # no submission
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass
@@ -44,8 +61,11 @@ class CellResult:
     grade_id: str
     points: float
     max_points: float
-    status: str
+    status: Status
     message: str = ""
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
 
 
 @dataclass
@@ -59,6 +79,7 @@ class Graded:
     problem: str = ""
     seconds: float = 0.0
     final: bool = True  # False when the grader or its sandbox failed: graded again next run
+    review: list[Finding] = field(default_factory=list)  # lines for the instructor to look at
 
     @property
     def score(self) -> float:
@@ -115,7 +136,7 @@ class Assignment:
     def max_score(self) -> float:
         return sum(t.points for t in self.tests.values())
 
-    def all_cells(self, status: str, message: str) -> list[CellResult]:
+    def all_cells(self, status: Status, message: str) -> list[CellResult]:
         """Every graded cell with 0 points and the same status (an unreadable notebook)."""
         return [CellResult(t.grade_id, 0.0, t.points, status, message) for t in self.tests.values()]
 
@@ -194,6 +215,22 @@ def plan(
                 "appear once, as released."
             )
     return [s for s in steps if s.grade_id not in tampered], tampered
+
+
+def student_cells(notebook: nbformat.NotebookNode, assignment: Assignment) -> list[tuple[str, str]]:
+    """``(label, source)`` of each code cell the student wrote: solution cells by their
+    grade_id, cells the student added as "cell N"; test and locked cells left out."""
+    found = []
+    for number, cell in enumerate(notebook.cells, 1):
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if (
+            cell.cell_type != "code"
+            or grade_id in assignment.tests
+            or grade_id in assignment.locked
+        ):
+            continue
+        found.append((grade_id or f"cell {number}", cell.source))
+    return found
 
 
 class _ThreadStdout(io.TextIOBase):
@@ -275,10 +312,21 @@ class Runner:
     """Grades submissions one after another with a sandbox of its own, booted ahead of
     need (and again after a submission killed it)."""
 
-    def __init__(self, limits: Limits, device: str, hide: list[Path], secret: bytes = b""):
+    def __init__(
+        self,
+        limits: Limits,
+        device: str,
+        hide: list[Path],
+        secret: bytes = b"",
+        log: Path | None = None,
+    ):
         self.limits, self.device, self.hide, self.secret = limits, device, hide, secret
-        self.sandbox = Sandbox(limits, device, hide)
+        self.log = log  # where the sandboxes' stderr goes (the batch's log)
+        self.sandbox = self._new_sandbox()
         self.closed = False
+
+    def _new_sandbox(self) -> Sandbox:
+        return Sandbox(self.limits, self.device, self.hide, self.log)
 
     def close(self) -> None:
         self.closed = True
@@ -295,20 +343,21 @@ class Runner:
             except SandboxGone:
                 if not self.sandbox.served or self.closed:
                     raise
-        self.sandbox = Sandbox(self.limits, self.device, self.hide)
+        self.sandbox = self._new_sandbox()
         return self.sandbox.begin(files)
 
     def grade(self, student: str, data: bytes, assignment: Assignment) -> Graded:
         """Grade one notebook. Never raises for anything in the submission: a failure of
         the grader itself becomes an ``error`` on every cell, saying so."""
         try:
-            return self._grade(student, data, assignment)
+            with using_device(self.device):  # the checks' references, on the sandboxes' device
+                return self._grade(student, data, assignment)
         except SandboxGone:
             raise
         except Exception as error:  # a grader bug must not take the batch down
             message = f"the grader failed on this notebook ({type(error).__name__}: {error}); tell your instructor."
             return Graded(
-                student, assignment.all_cells("error", message), None, message, final=False
+                student, assignment.all_cells(Status.ERROR, message), None, message, final=False
             )
 
     def _grade(self, student: str, data: bytes, assignment: Assignment) -> Graded:
@@ -317,59 +366,77 @@ class Runner:
             notebook = read_submission(data, self.limits)
         except Unreadable as problem:
             message = f"Your notebook could not be graded: {problem}"
-            return Graded(student, assignment.all_cells("error", message), None, message)
+            return Graded(student, assignment.all_cells(Status.ERROR, message), None, message)
         steps, tampered = plan(notebook, assignment)
         results = {
-            gid: CellResult(gid, 0.0, assignment.tests[gid].points, "tampered", reason)
+            gid: CellResult(gid, 0.0, assignment.tests[gid].points, Status.TAMPERED, reason)
             for gid, reason in tampered.items()
         }
         files = {f"{assignment.name}.ipynb": data}
-        execution = Execution(self, student, files, steps, assignment, results, notebook)
-        execution.run()
-        cells = [results[gid] for gid in assignment.tests]
-        seconds = time.monotonic() - started
-        return Graded(student, cells, notebook, seconds=seconds, final=execution.started)
+        execution = Execution(self, student, files, steps, assignment, notebook)
+        results |= execution.run()
+        return Graded(
+            student,
+            [results[gid] for gid in assignment.tests],
+            notebook,
+            seconds=time.monotonic() - started,
+            final=not execution.grader_failed,
+            review=scan(student_cells(notebook, assignment)),
+        )
+
+
+GRADER_FAILED = (
+    "not graded yet: the grader could not start a sandbox for this notebook (not your "
+    "code's doing); it is graded again on the next run."
+)
 
 
 class Execution:
     """One submission's run through its steps, restarting the sandbox when it has to."""
 
-    def __init__(self, runner, student, files, steps, assignment, results, notebook):
+    def __init__(self, runner, student, files, steps, assignment, notebook):
         self.runner, self.student, self.files, self.steps = runner, student, files, steps
-        self.assignment, self.results, self.notebook = assignment, results, notebook
+        self.assignment, self.notebook = assignment, notebook
         self.limits = runner.limits
+        self.results: dict[str, CellResult] = {}
         self.completed: list[str] = []  # sources that ran, to replay after a restart
         self.restarts = 0
         self.session: Session | None = None
         self.ends = float("inf")  # set once the child is up: waiting for it is not theirs
-        self.started = False  # whether any of the student's code ran
+        self.started = False  # whether a child for the student's code ever started
+        self.grader_failed = False  # a sandbox could not start: not the student's doing
 
-    def run(self) -> None:
+    def run(self) -> dict[str, CellResult]:
+        """Run every step; the verdict on each test cell that was run (or abandoned)."""
+        try:
+            self._run_steps()
+        finally:
+            if self.session is not None:
+                self.session.end()
+        return self.results
+
+    def _run_steps(self) -> None:
         for cell in self.notebook.cells:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
         try:
             self.session = self.runner.fresh_session(self.files)
+        except SandboxGone:
+            self.grader_failed = True
+        else:
             self.started = True
             self.ends = time.monotonic() + self.limits.submission_seconds
-            for number, step in enumerate(self.steps, 1):
-                if self.session is None or self._out_of_time():
-                    self._abandon(step)
-                    continue
-                cell = self.notebook.cells[step.index]
-                cell.execution_count = number
-                if step.grade_id is None:
-                    self._run(step, cell)
-                else:
-                    cell.source = step.source
-                    self._judge(step, cell)
-        except SandboxGone:
-            for step in self.steps:
-                if step.grade_id and step.grade_id not in self.results:
-                    self._abandon(step)
-        finally:
-            if self.session is not None:
-                self.session.end()
+        for number, step in enumerate(self.steps, 1):
+            if self.session is None or self._out_of_time():
+                self._abandon(step)
+                continue
+            cell = self.notebook.cells[step.index]
+            cell.execution_count = number
+            if step.grade_id is None:
+                self._run(step, cell)
+            else:
+                cell.source = step.source
+                self._judge(step, cell)
 
     def _deadline(self) -> float:
         return min(time.monotonic() + self.limits.timeout, self.ends)
@@ -398,7 +465,7 @@ class Execution:
         test = self.assignment.tests[step.grade_id]
         self.session.deadline = self._deadline()
         namespace = StudentNamespace(self.session)
-        status, message, gone = "passed", "", None
+        status, message, gone = Status.PASSED, "", None
         keyed = (
             secret_cases(self.runner.secret, self.student, test.grade_id)
             if self.runner.secret
@@ -409,24 +476,24 @@ class Execution:
                 code = compile(step.source, f"<test cell {test.grade_id}>", "exec")
                 exec(code, {"__builtins__": builtins, "checks": checks}, namespace)
             except checks.CheckFailed as failure:
-                status, message = "failed", str(failure)
+                status, message = Status.FAILED, str(failure)
             except SandboxGone as error:
                 gone = error
-                status = "timeout" if isinstance(error, SandboxTimeout) else "error"
+                status = Status.TIMEOUT if isinstance(error, SandboxTimeout) else Status.ERROR
                 message = self._gone_message(error)
             except StudentError as error:
-                status, message = "error", f"your code raised {error}"
+                status, message = Status.ERROR, f"your code raised {error}"
             except NameError as error:
-                status, message = "error", f"{error}: define it in your cell above this test."
+                status, message = Status.ERROR, f"{error}: define it in your cell above this test."
             except Exception as error:  # the test cell itself went wrong: say what happened
-                status, message = "error", f"{type(error).__name__}: {error}"
-        points = test.points if status == "passed" else 0.0
+                status, message = Status.ERROR, f"{type(error).__name__}: {error}"
+        points = test.points if status is Status.PASSED else 0.0
         self.results[test.grade_id] = CellResult(
             test.grade_id, points, test.points, status, message
         )
         cell.outputs = _stream(printed.getvalue())
-        if status != "passed":
-            ename = "CheckFailed" if status == "failed" else status.capitalize()
+        if status is not Status.PASSED:
+            ename = "CheckFailed" if status is Status.FAILED else status.value.capitalize()
             cell.outputs.append(_error(ename, message))
         if gone is not None:
             self._restart()
@@ -457,32 +524,37 @@ class Execution:
 
     def _restart(self) -> None:
         """A new sandbox with the cells that ran so far replayed, in the notebook's time
-        budget; None after too many restarts or when the time is up."""
+        budget; None after too many restarts, when the time is up, or when no sandbox
+        starts (then the grader failed, not the student)."""
         self.session = None
         while self.restarts < MAX_RESTARTS and not self._out_of_time():
             self.restarts += 1
             try:
                 session = self.runner.fresh_session(self.files)
+            except SandboxGone:
+                self.grader_failed = True
+                return
+            try:
                 for source in self.completed:
                     session.deadline = self._deadline()
                     session.run_cell(source)
-                self.session = session
-                return
             except SandboxGone:
                 continue
+            self.session = session
+            return
 
     def _abandon(self, step: Step) -> None:
         if step.grade_id is None:
             return
         test = self.assignment.tests[step.grade_id]
-        if not self.started:
-            status = "error"
-            message = "not graded yet: the grader could not start a sandbox for this notebook (not your code's doing); it is graded again on the next run."
+        if self.grader_failed:
+            status, message = Status.ERROR, GRADER_FAILED
         elif self._out_of_time():
-            status, message = "timeout", self._budget_message()
+            status, message = Status.TIMEOUT, self._budget_message()
         else:
-            status = "error"
+            status = Status.ERROR
             message = (
-                "not graded: your notebook stopped the grader's Python process too many times."
+                "not graded: your notebook stopped the Python process running it "
+                f"{MAX_RESTARTS + 1} times (see the cells above for what happened each time)."
             )
         self.results[test.grade_id] = CellResult(test.grade_id, 0.0, test.points, status, message)

@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from .course import Course, write_atomically
-from .engine import Assignment, CellResult, Graded
+from .engine import Assignment, CellResult, Graded, Status
 from .export import first_line
 
 matplotlib.use("Agg")
@@ -85,7 +85,7 @@ def write_report(
     pass_rates = []
     for grade_id, test in assignment.tests.items():
         statuses = [c.status for cells in results.values() for c in cells if c.grade_id == grade_id]
-        passed = statuses.count("passed")
+        passed = statuses.count(Status.PASSED)
         pass_rates.append(
             {
                 "grade_id": grade_id,
@@ -99,12 +99,12 @@ def write_report(
         (c.grade_id, first_line(c.message))
         for cells in results.values()
         for c in cells
-        if c.status == "failed"
+        if c.status is Status.FAILED
     ).most_common(15)
     troubled: dict[tuple[str, str, str], list[str]] = {}
     for student, cells in sorted(results.items()):
         for c in cells:
-            if c.status in ("error", "timeout", "tampered"):
+            if c.status in (Status.ERROR, Status.TIMEOUT, Status.TAMPERED):
                 key = (student, c.status, first_line(c.message))
                 troubled.setdefault(key, []).append(c.grade_id)
     page = ENVIRONMENT.get_template("report.html.j2").render(
@@ -117,6 +117,7 @@ def write_report(
         pass_rates=pass_rates,
         common=common,
         troubled=list(troubled.items()),
+        reviews=course.reviews(assignment),
         written=datetime.now().strftime("%Y-%m-%d %H:%M"),
     )
     path = course.root / "report.html"

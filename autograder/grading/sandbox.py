@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable
@@ -108,10 +109,22 @@ def visible(device: str) -> list[Path]:
     paths = {Path(p) for p in SYSTEM + (["/sys"] if device == "cuda" else [])}
     paths |= {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent, PACKAGE}
     paths |= {Path(sys.executable).resolve().parent.parent}
-    paths |= {Path(p) for p in sys.path if p and Path(p).is_dir()}
+    paths |= {Path(p).absolute() for p in sys.path if p and Path(p).is_dir()}
     found = [p for p in paths if os.path.lexists(p)]
     # A folder inside another one on the list comes with it.
     return [p for p in found if p.is_symlink() or not _inside(p.parent, found)]
+
+
+# Libraries with ready-made convolutions and filters that no exercise needs: inside the
+# sandbox their folders are empty, so no watcher has to see every compiled routine of them.
+UNAVAILABLE = ("scipy", "skimage", "cv2", "jax", "tensorflow")
+
+
+def unavailable(shown: list[Path]) -> list[Path]:
+    """The folders of :data:`UNAVAILABLE` packages in the shown ``site-packages``."""
+    return sorted(
+        p / name for p in shown if not p.is_symlink() for name in UNAVAILABLE if (p / name).is_dir()
+    )
 
 
 def _bwrap_command(limits: Limits, hide: list[Path], device: str) -> list[str]:
@@ -135,6 +148,9 @@ def _bwrap_command(limits: Limits, hide: list[Path], device: str) -> list[str]:
     for path in sorted(hide, key=lambda p: len(p.parts)):
         if _inside(path, shown) and not _inside(PACKAGE, [path]):
             command += ["--tmpfs", str(path), "--remount-ro", str(path)]
+    site_packages = {Path(p) for p in sys.path if p.endswith("-packages") and Path(p).is_dir()}
+    for path in unavailable(sorted(site_packages)):
+        command += ["--tmpfs", str(path), "--remount-ro", str(path)]
     # bubblewrap builds the new root on a tmpfs: read-only too, so only /tmp and /dev/shm
     # (emptied after each student) can be written.
     command += ["--remount-ro", "/", "--chdir", "/tmp"]
@@ -166,6 +182,27 @@ def _cgroup(limits: Limits, pid: int) -> list[Path]:
         except OSError:
             continue
     return made
+
+
+LOG_BYTES = 2**20  # what one sandbox may add to the batch's log
+_LOG_LOCK = threading.Lock()
+
+
+def _keep_log(stream, log: Path) -> None:
+    """Copy a sandbox's stderr (the supervisor's and its children's tracebacks, and whatever
+    student code writes to file descriptor 2) into ``log``, the first :data:`LOG_BYTES`
+    only; the rest is read and dropped, so the sandbox never blocks on a full pipe."""
+    kept = 0
+    with stream:
+        for chunk in iter(lambda: stream.read1(65536), b""):
+            if kept >= LOG_BYTES:
+                continue
+            chunk = chunk[: LOG_BYTES - kept]
+            kept += len(chunk)
+            if kept >= LOG_BYTES:
+                chunk += b"\n[this sandbox's log is cut off here]\n"
+            with _LOG_LOCK, open(log, "ab") as file:
+                file.write(chunk)
 
 
 _LIVE: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
@@ -229,7 +266,7 @@ class Channel:
 class Sandbox:
     """One sandbox process, booting in the background as soon as it is made."""
 
-    def __init__(self, limits: Limits, device: str, hide: list[Path]):
+    def __init__(self, limits: Limits, device: str, hide: list[Path], log: Path | None = None):
         self.limits, self.device = limits, device
         self.isolated = bubblewrap() is not None
         self._scratch = None if self.isolated else tempfile.mkdtemp(prefix="autograder-")
@@ -255,7 +292,9 @@ class Sandbox:
         environment = passed_on | {
             "AUTOGRADER_DEVICE": device,
             "MPLBACKEND": "Agg",
-            "OMP_NUM_THREADS": "1",
+            "OMP_NUM_THREADS": "1",  # one thread per library: the child may start no more
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
             "PYTORCH_NVML_BASED_CUDA_CHECK": "1",
             "HOME": "/tmp" if self.isolated else self._scratch,
         }
@@ -265,12 +304,14 @@ class Sandbox:
             prefix + python,
             stdin=theirs,
             stdout=theirs,
-            stderr=None if debug else subprocess.DEVNULL,
+            stderr=None if debug else subprocess.PIPE if log else subprocess.DEVNULL,
             env=environment,
             cwd=self._scratch or "/",
             start_new_session=True,
         )
         theirs.close()
+        if self.process.stderr is not None:
+            threading.Thread(target=_keep_log, args=(self.process.stderr, log), daemon=True).start()
         self.control = Channel(ours, 0, self.kill)
         self._cgroups = _cgroup(limits, self.process.pid) if self.isolated else []
         self._ready = False
@@ -397,7 +438,8 @@ class Session:
             value=self._unwire(reply.get("value")),
             error=raised(reply.get("error")),
             forbidden=[str(f) for f in forbidden] if isinstance(forbidden, list) else [],
-            op_count=int(reply.get("op_count") or 0),
+            op_count=_count(reply.get("op_count")),
+            call_count=_count(reply.get("call_count")),
             args_after=tuple(args_after) if isinstance(args_after, tuple | list) else (),
         )
 
@@ -412,3 +454,8 @@ class Session:
     def _unwire(self, value: Any) -> Any:
         """A reply's value with its marker dicts turned into stand-ins."""
         return unwire(self, value)
+
+
+def _count(value: Any) -> int:
+    """A count the sandbox reported (0 when it sent something else)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0

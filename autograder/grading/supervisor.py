@@ -14,7 +14,7 @@ Everything the grader receives from here is data (see ``autograder.wire``).
 """
 
 import ctypes
-import importlib
+import errno
 import inspect
 import io
 import json
@@ -33,11 +33,50 @@ import torch
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
+from autograder import checks
+from autograder.checks import _guard, _student
 from autograder.checks._student import Raised, run_here
 from autograder.grading import wire
 
-PROBE_MODULES = ("autograder.checks.",)
 TRUSTED_FRAME_BYTES = 2**40
+
+
+def _guard_parts() -> tuple:
+    """The objects the forbidden-call guard is made of, as a student's code would reach
+    them: replaced ones mean the guard was tampered with."""
+    return (
+        _student.run_here,
+        _student.watching,
+        _guard.watching,
+        _guard._verify,
+        _guard._call_watcher,
+        _guard._OpWatcher.__torch_dispatch__,
+        _guard.RULES,
+        *_guard.RULES.values(),
+        *(f.__code__ for f in (run_here, _guard.watching, _guard._verify, _guard._call_watcher)),
+    )
+
+
+def _probes() -> dict[str, Any]:
+    """Every probe (trusted code that exercises a student object: ``probe_*`` in the
+    checks' modules) by ``module:name``."""
+    return {
+        f"{module.__name__}:{name}": value
+        for module in (checks.conv, checks.dense, checks.activations, checks.sizes)
+        for name, value in vars(module).items()
+        if name.startswith("probe_") and callable(value)
+    }
+
+
+# Taken before any student code ran: a request names a probe, and gets this one, whatever a
+# student did to the modules since; the probes' code and the guard's are compared with it.
+PROBES = _probes()
+GUARD = _guard_parts() + tuple(getattr(f, "__code__", f) for f in PROBES.values())
+
+
+def _intact() -> bool:
+    parts = _guard_parts() + tuple(getattr(f, "__code__", f) for f in PROBES.values())
+    return len(parts) == len(GUARD) and all(a is b for a, b in zip(parts, GUARD, strict=True))
 
 
 class Shell(InteractiveShell):
@@ -162,20 +201,20 @@ class Child:
 
     def do_invoke(self, request: dict) -> dict:
         target = self.handles[request["handle"]]
-        probe = None
-        if request["probe"]:
-            module, _, name = request["probe"].partition(":")
-            if not module.startswith(PROBE_MODULES):
-                raise ValueError(f"not a probe: {request['probe']}")
-            probe = getattr(importlib.import_module(module), name)
+        probe = PROBES[request["probe"]] if request["probe"] else None
         args, kwargs = self.resolve(request["args"]), self.resolve(request["kwargs"])
+        intact = _intact()
         with self.captured():  # prints inside a checked call are not shown
             outcome = run_here(target, args, kwargs, probe=probe, **request["options"])
+        judged = request["options"].get("forbid") or probe is not None
+        if judged and not (intact and _intact()):
+            outcome.forbidden.append(_guard.TAMPERED)
         return {
             "value": wire.to_wire(outcome.value, self.keep),
             "error": None if outcome.error is None else vars(outcome.error),
             "forbidden": list(outcome.forbidden),
             "op_count": int(outcome.op_count),
+            "call_count": int(outcome.call_count),
             "args_after": wire.to_wire(outcome.args_after, self.keep),
         }
 
@@ -269,6 +308,8 @@ def run_child(config: dict, session: int) -> None:
     os.chdir(workdir)
     limit_resources(config)
     torch.set_num_threads(1)
+    if config["device"] != "cuda":  # the CUDA driver starts threads of its own
+        no_threads()
     child = Child(config, channel_in, channel_out)
     wire.write_frame(channel_out, {"started": True})
     child.serve()
@@ -307,12 +348,61 @@ def warm_up() -> None:
         wire.decode(wire.encode({"x": x, "n": (1, 2.0, "s")}), trusted)
 
 
-PR_SET_PDEATHSIG, PR_SET_DUMPABLE = 1, 4
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_SECCOMP, PR_SET_NO_NEW_PRIVS = 1, 4, 22, 38
 
 
 def prctl(option: int, value: int) -> None:
     if ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), f"prctl({option}, {value}) failed")
+
+
+class _Instruction(ctypes.Structure):
+    _fields_ = [
+        ("code", ctypes.c_ushort),
+        ("jt", ctypes.c_ubyte),
+        ("jf", ctypes.c_ubyte),
+        ("k", ctypes.c_uint32),
+    ]
+
+
+class _Program(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_Instruction))]
+
+
+# (audit architecture, clone, clone3) per machine: seccomp filters see raw syscall numbers.
+ARCHITECTURES = {"x86_64": (0xC000003E, 56, 435), "aarch64": (0xC00000B7, 220, 435)}
+CLONE_THREAD = 0x00010000
+LOAD, JUMP_EQUAL, JUMP_SET, RETURN = 0x20, 0x15, 0x45, 0x06
+ALLOW, FAIL_WITH = 0x7FFF0000, 0x00050000  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | errno
+
+
+def no_threads() -> None:
+    """From here on, this process and its children cannot start threads (``clone`` with
+    ``CLONE_THREAD`` fails with EPERM; ``clone3`` with ENOSYS, so that the C library falls
+    back to ``clone``). A thread would run student code outside the guard's watchers;
+    processes may still be forked. The kernel enforces this: no code can lift it."""
+    machine = ARCHITECTURES.get(os.uname().machine)
+    if machine is None:
+        return
+    arch, clone, clone3 = machine
+    program = [
+        (LOAD, 0, 0, 4),  # seccomp_data.arch
+        (JUMP_EQUAL, 0, 7, arch),  # another ABI: allow
+        (LOAD, 0, 0, 0),  # seccomp_data.nr
+        (JUMP_EQUAL, 0, 1, clone3),
+        (RETURN, 0, 0, FAIL_WITH | errno.ENOSYS),
+        (JUMP_EQUAL, 0, 3, clone),
+        (LOAD, 0, 0, 16),  # seccomp_data.args[0], low half: clone's flags
+        (JUMP_SET, 0, 1, CLONE_THREAD),
+        (RETURN, 0, 0, FAIL_WITH | errno.EPERM),
+        (RETURN, 0, 0, ALLOW),
+    ]
+    instructions = (_Instruction * len(program))(*(_Instruction(*i) for i in program))
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    libc = ctypes.CDLL(None, use_errno=True)
+    fprog = _Program(len(program), instructions)
+    if libc.prctl(PR_SET_SECCOMP, 2, ctypes.byref(fprog), 0, 0) != 0:  # SECCOMP_MODE_FILTER
+        raise OSError(ctypes.get_errno(), "could not forbid threads (seccomp)")
 
 
 def not_dumpable() -> None:
