@@ -173,3 +173,27 @@ def test_a_loop_hidden_from_the_dispatcher_still_counts_its_calls():
     few, many = invoke(looped, (2,)), invoke(looped, (20,))
     assert many.op_count == few.op_count
     assert many.call_count > few.call_count + 8
+
+
+def test_a_batchs_device_holds_in_its_own_thread_only(monkeypatch):
+    import threading
+
+    from autograder.device import using_device
+
+    monkeypatch.setenv("AUTOGRADER_DEVICE", "tpu")  # read only where no batch set a device
+    elsewhere = []
+    with using_device("cpu"):
+        assert get_device() == torch.device("cpu")
+        thread = threading.Thread(target=lambda: elsewhere.append(_raises(get_device)))
+        thread.start()
+        thread.join()
+    assert elsewhere == [ValueError]
+    assert _raises(get_device) is ValueError
+
+
+def _raises(function):
+    try:
+        function()
+    except Exception as error:
+        return type(error)
+    return None

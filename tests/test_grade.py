@@ -345,3 +345,56 @@ def test_ctrl_c_stops_busy_sandboxes_too(tmp_path):
     assert time.monotonic() - interrupted < 15, "a busy sandbox ran on after Ctrl-C"
     sandboxes = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
     assert str(course) not in sandboxes
+
+
+def test_a_sandbox_that_cannot_restart_is_the_graders_failure(tmp_path, monkeypatch):
+    from notebooks import reference_code
+
+    from autograder.grading import engine
+    from autograder.grading.sandbox import SandboxCrashed
+
+    dies = reference_code(ASSIGNMENT)["conv_output_size"] + "\nimport os\nos._exit(0)\n"
+    write_batch(
+        tmp_path / "submitted", ASSIGNMENT, {"ann": submission(ASSIGNMENT, {"corr2d": dies})}
+    )
+    original, started = engine.Runner.fresh_session, []
+
+    def only_once(self, files):
+        started.append(1)
+        if len(started) > 1:
+            raise SandboxCrashed("no new sandbox")
+        return original(self, files)
+
+    monkeypatch.setattr(engine.Runner, "fresh_session", only_once)
+    summary, first = grade(tmp_path / "course", ASSIGNMENT, tmp_path / "submitted", workers=1)
+    cells = first["ann"]
+    assert cells["test_conv_output_size"].status == "passed"
+    later = [cells[g] for g in ("test_conv2d_naive", "test_conv2d_fast", "test_Conv2d")]
+    assert all(c.status == "error" and "not your code" in c.message for c in later), later
+    assert not any("times" in c.message for c in cells.values())
+    monkeypatch.setattr(engine.Runner, "fresh_session", original)
+    summary, _ = grade(tmp_path / "course", ASSIGNMENT, tmp_path / "submitted", workers=1)
+    assert summary.graded == 1  # not final: graded again
+
+
+def test_the_batch_device_reaches_the_checks_not_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("AUTOGRADER_DEVICE", "tpu")  # what the checks would fail on, if read
+    write_batch(tmp_path / "submitted", ASSIGNMENT, {"ann": submission(ASSIGNMENT)})
+    _, graded = grade(tmp_path / "course", ASSIGNMENT, tmp_path / "submitted", device="cpu")
+    assert all(c.status == "passed" for c in graded["ann"].values()), graded["ann"]
+
+
+def test_the_sandboxes_stderr_goes_to_the_batchs_log(tmp_path):
+    noisy = reference_code_with("corr2d", "import os\nos.write(2, b'NOISE ' * 500_000)\n")
+    write_batch(tmp_path / "submitted", ASSIGNMENT, {"ann": noisy})
+    grade(tmp_path / "course", ASSIGNMENT, tmp_path / "submitted", workers=1)
+    (log,) = (tmp_path / "course" / "logs").glob(f"{ASSIGNMENT}-*.log")
+    text = log.read_text(errors="replace")
+    assert "NOISE" in text and "cut off" in text
+    assert log.stat().st_size < 2 * 2**20  # 3 MB written, 1 MB kept
+
+
+def reference_code_with(cell: str, extra: str):
+    from notebooks import reference_code
+
+    return submission(ASSIGNMENT, {cell: reference_code(ASSIGNMENT)[cell] + "\n" + extra})
