@@ -70,20 +70,12 @@ def batch(folder: Path) -> None:
 def nbgrader_serial(submitted: Path, course: Path) -> dict[str, float]:
     """Plain `nbgrader autograde`, one submission after another."""
     from nbgrader.api import Gradebook
-    from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
-    from traitlets.config import Config
 
     course.mkdir(parents=True)
     db_url = f"sqlite:///{course}/gradebook.db"
-    api = nbgrader_api(SOURCES, course / "release", db_url)
+    api = nbgrader_api(SOURCES, course / "release", db_url, root=course)
     assert api.generate_assignment(ASSIGNMENT)["success"]
     shutil.copytree(submitted, course / "submitted")
-    config = Config()
-    config.CourseDirectory.root = str(course)
-    config.CourseDirectory.source_directory = str(SOURCES.source_dir)
-    config.CourseDirectory.db_url = db_url
-    api = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
     for student in sorted(p.name for p in submitted.iterdir()):
         assert api.autograde(ASSIGNMENT, student)["success"]
     with Gradebook(db_url) as gradebook:

@@ -7,9 +7,6 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook
-from nbgrader.apps import NbGraderAPI
-from nbgrader.coursedir import CourseDirectory
-from traitlets.config import Config
 
 from autograder.release import reference
 from autograder.release.assignments import nbgrader_api
@@ -66,14 +63,9 @@ def autograde(
     """Grade each student's notebook with nbgrader's autograde; results from its gradebook."""
     course.mkdir(parents=True, exist_ok=True)
     db_url = f"sqlite:///{course}/gradebook.db"
-    api = nbgrader_api(SOURCES, course / "release", db_url)
-    assert api.generate_assignment(assignment)["success"]
-    config = Config()
-    config.CourseDirectory.root = str(course)
-    config.CourseDirectory.source_directory = str(SOURCES.source_dir)
-    config.CourseDirectory.db_url = db_url
-    config.ExecutePreprocessor.timeout = 120
-    grader = NbGraderAPI(coursedir=CourseDirectory(config=config), config=config)
+    grader = nbgrader_api(SOURCES, course / "release", db_url, root=course)
+    grader.config.ExecutePreprocessor.timeout = 120
+    assert grader.generate_assignment(assignment)["success"]
     results = {}
     for student, notebook in submissions.items():
         path = course / "submitted" / student / assignment / f"{assignment}.ipynb"

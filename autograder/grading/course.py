@@ -28,7 +28,7 @@ import nbformat
 from nbgrader.api import Gradebook, MissingEntry
 
 from ..release.assignments import nbgrader_api
-from ..release.sources import Sources
+from ..release.sources import Sources, assignment_notebook
 from .engine import Assignment, CellResult, Graded, Status
 from .review import Finding
 from .sandbox import Limits
@@ -83,13 +83,13 @@ class Course:
 
     # -- places --------------------------------------------------------------------------
     def released(self, assignment: str) -> Path:
-        return self.root / "release" / assignment / f"{assignment}.ipynb"
+        return assignment_notebook(self.root / "release", assignment)
 
     def submitted(self, student: str, assignment: str) -> Path:
-        return self.root / "submitted" / student / assignment / f"{assignment}.ipynb"
+        return assignment_notebook(self.root / "submitted" / student, assignment)
 
     def autograded(self, student: str, assignment: str) -> Path:
-        return self.root / "autograded" / student / assignment / f"{assignment}.ipynb"
+        return assignment_notebook(self.root / "autograded" / student, assignment)
 
     def result_file(self, student: str, assignment: str) -> Path:
         return self.autograded(student, assignment).parent / RESULT_FILE

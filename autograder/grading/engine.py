@@ -35,7 +35,15 @@ from ..checks._seeds import secret_cases
 from ..device import using_device
 from .protocol import Opaque, StudentError
 from .review import Finding, scan
-from .sandbox import Limits, Sandbox, SandboxCrashed, SandboxGone, SandboxTimeout, Session
+from .sandbox import (
+    UNAVAILABLE,
+    Limits,
+    Sandbox,
+    SandboxCrashed,
+    SandboxGone,
+    SandboxTimeout,
+    Session,
+)
 
 MAX_RESTARTS = 3
 
@@ -385,6 +393,17 @@ class Runner:
         )
 
 
+UNAVAILABLE_HINT = (
+    "that library is not available when grading: the exercises ask you to write the "
+    "computation yourself with torch"
+)
+
+
+def _unavailable_module(message: str) -> bool:
+    """Whether an import error names a library the sandbox leaves out on purpose."""
+    return any(f"'{name}" in message for name in UNAVAILABLE)
+
+
 GRADER_FAILED = (
     "not graded yet: the grader could not start a sandbox for this notebook (not your "
     "code's doing); it is graded again on the next run."
@@ -405,6 +424,7 @@ class Execution:
         self.ends = float("inf")  # set once the child is up: waiting for it is not theirs
         self.started = False  # whether a child for the student's code ever started
         self.grader_failed = False  # a sandbox could not start: not the student's doing
+        self.last_error = ""  # the last error a cell of the student's stopped with
 
     def run(self) -> dict[str, CellResult]:
         """Run every step; the verdict on each test cell that was run (or abandoned)."""
@@ -459,6 +479,9 @@ class Execution:
         if reply["error"] is not None:
             error = reply["error"]
             cell.outputs.append(_error(error.type_name, error.message, reply["traceback"]))
+            self.last_error = f"{error.type_name}: {error.message}"[:300]
+            if error.is_a("ImportError") and _unavailable_module(error.message):
+                self.last_error += f" ({UNAVAILABLE_HINT})"
         self.completed.append(step.source)
 
     def _judge(self, step: Step, cell) -> None:
@@ -485,6 +508,8 @@ class Execution:
                 status, message = Status.ERROR, f"your code raised {error}"
             except NameError as error:
                 status, message = Status.ERROR, f"{error}: define it in your cell above this test."
+                if self.last_error:
+                    message += f" An earlier cell stopped with {self.last_error}"
             except Exception as error:  # the test cell itself went wrong: say what happened
                 status, message = Status.ERROR, f"{type(error).__name__}: {error}"
         points = test.points if status is Status.PASSED else 0.0

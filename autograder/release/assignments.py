@@ -31,16 +31,19 @@ class ReleaseError(RuntimeError):
     """nbgrader could not generate an assignment; the message carries its log."""
 
 
-def nbgrader_api(sources: Sources, release_dir: Path, db_url: str) -> NbGraderAPI:
+def nbgrader_api(
+    sources: Sources, release_dir: Path, db_url: str, root: Path | None = None
+) -> NbGraderAPI:
     """nbgrader's API for ``sources``, releasing into ``release_dir``, with the gradebook
-    at ``db_url``."""
+    at ``db_url``; ``root`` (default: the course's) holds ``submitted/`` and
+    ``autograded/`` for nbgrader's own autograde."""
     # nbgrader runs the `alembic` script by name; make this environment's scripts findable
     # even when the venv is not activated.
     scripts = str(Path(sys.executable).parent)
     if scripts not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
     config = copy.deepcopy(sources.config)  # the course's own stays as its file set it
-    config.CourseDirectory.root = str(sources.root)
+    config.CourseDirectory.root = str(root or sources.root)
     config.CourseDirectory.source_directory = str(sources.source_dir)
     config.CourseDirectory.release_directory = str(release_dir)
     config.CourseDirectory.db_url = db_url
