@@ -74,7 +74,9 @@ class Mistake:
     the answer is known; or only ``shape``, weaker evidence, used when nothing stronger fits
     and no other shape-only mistake gives the same shape. ``key`` names the variant (the
     message by default) so that other cases can confirm or rule it out; ``neutral`` is said
-    instead when another mistake with the same ``neutral`` fits equally well.
+    instead when mistakes with other messages but the same ``neutral`` fit equally well.
+    A ``fallback`` (a catch-all such as "the right values in the wrong places") is named
+    only when no specific mistake fits.
     """
 
     message: str
@@ -83,6 +85,7 @@ class Mistake:
     explains: Callable[[Any], bool] | None = None
     key: str = ""
     neutral: str = ""
+    fallback: bool = False
 
     def __post_init__(self):
         self.key = self.key or self.message
@@ -97,8 +100,12 @@ class Mistake:
             return _same(got, self.output)
         if self.explains is not None:
             return bool(self.explains(got))
-        if self.shape is not None:
-            return isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(self.shape)
+        if self.shape is not None:  # an empty answer is no evidence
+            return (
+                isinstance(got, torch.Tensor)
+                and got.numel() > 0
+                and tuple(got.shape) == tuple(self.shape)
+            )
         return False
 
     def returns_shape(self) -> tuple | None:
@@ -112,13 +119,19 @@ class Retry:
     """Another call of the student's function that tests one hypothesis: when it returns
     one of ``accepts`` for ``args`` and ``kwargs``, ``message`` says what went wrong.
     ``when_raised``: try it only when the original call raised an error whose message
-    contains this text."""
+    contains this text. ``feature``: the cases the hypothesis says the function fails on
+    (one of :attr:`Case.features`); a right answer on such a case rules the retry out."""
 
     message: str
     args: tuple
     kwargs: dict
     accepts: list
     when_raised: str | None = None
+    feature: str = "always"
+    key: str = ""
+
+    def __post_init__(self):
+        self.key = self.key or self.message
 
 
 @dataclass
@@ -129,7 +142,8 @@ class Case:
     candidate wrong answers costs nothing when the student is right. ``parts`` names the
     parts of an answer that is a tuple (``expected`` is then a tuple too). ``setup`` and
     ``reference`` let a student reproduce the case in one line: the inputs (as Python) and
-    the reference call to compare with.
+    the reference call to compare with. ``features`` name what the case exercises, for
+    :class:`Retry`.
     """
 
     description: str
@@ -143,6 +157,7 @@ class Case:
     parts: tuple[str, ...] = ()
     setup: str = ""
     reference: str = ""
+    features: frozenset = frozenset({"always"})
 
 
 @dataclass
@@ -389,7 +404,7 @@ def misplaced(expected: torch.Tensor) -> Mistake:
             return False
         return close(got.flatten().sort().values, expected.flatten().sort().values)
 
-    return Mistake(VALUES_MISPLACED, explains=explains)
+    return Mistake(VALUES_MISPLACED, explains=explains, fallback=True)
 
 
 @dataclass
@@ -443,7 +458,8 @@ def _standing(mistake: Mistake, others: list[Ran]) -> int:
 
 def diagnose(runs: list[Ran], index: int) -> str | None:
     """The message of the misconception that explains ``runs[index]``'s answer, when one does
-    and no other case rules it out; None otherwise."""
+    and no other case rules it out; None otherwise, and None when two misconceptions with
+    different messages fit the evidence equally well (a guess is worse than nothing)."""
     ran = runs[index]
     fitting = [m for m in ran.mistakes() if m.fits(ran.value)]
     if not fitting:
@@ -451,41 +467,78 @@ def diagnose(runs: list[Ran], index: int) -> str | None:
     others = [r for i, r in enumerate(runs) if i != index and r.answered]
     standing = [(_standing(m, others), m) for m in fitting]
     for level in (2, 1):
-        strong = [m for s, m in standing if s == level and not m.weak]
-        if strong:
-            first = strong[0]
-            rivals = {m.message for m in strong if m.neutral and m.neutral == first.neutral}
-            return first.neutral if first.neutral and len(rivals) > 1 else first.message
-        weak = {m.message for s, m in standing if s == level and m.weak}
-        if len(weak) == 1:
+        here = [m for s, m in standing if s == level]
+        specific = [m for m in here if not m.weak and not m.fallback]
+        if specific:
+            messages = list(dict.fromkeys(m.message for m in specific))
+            if len(messages) == 1:
+                return messages[0]
+            neutral = {m.neutral for m in specific}
+            return neutral.pop() if len(neutral) == 1 and "" not in neutral else None
+        fallback = [m for m in here if m.fallback]
+        if fallback:
+            return fallback[0].message
+        weak = {m.message for m in here if m.weak}
+        if len(weak) == 1 and level == 2:
             return weak.pop()
     return None
 
 
+def _retry_succeeds(fn: Callable, retry: Retry, case: Case, normalize, options: dict) -> bool:
+    called = attempt(fn, retry.args, retry.kwargs, inputs_frozen=False, **options)
+    if called.raised is not None or called.problem is not None:
+        return False
+    value = called.value
+    if normalize is not None:
+        value = normalize(value, case)
+        if isinstance(value, Verdict):
+            return False
+    return any(_same(value, accepted) for accepted in retry.accepts)
+
+
 def try_retries(
     fn: Callable,
-    case: Case,
-    raised: Raised | None,
+    runs: list[Ran],
+    index: int,
     *,
     normalize: Callable[[Any, Case], Any] | None = None,
     **options,
 ) -> str | None:
-    """The message of the first retry that the student's function gets right, if any."""
-    for retry in case.retries():
+    """The message of the retry that the student's function gets right on ``runs[index]``'s
+    case. A retry is ruled out when a case with its ``feature`` was answered right (the
+    hypothesis says it would fail there), or when it fails on another case that went wrong
+    with that feature (tried once, to confirm it). When retries with different messages
+    succeed, a confirmed one is preferred; if that does not decide, none is named."""
+    ran = runs[index]
+    succeeded: list[tuple[bool, str]] = []  # (confirmed, message)
+    tried: set[str] = set()  # keys of the retries that succeeded
+    for retry in ran.case.retries():
         if retry.when_raised is not None and (
-            raised is None or retry.when_raised not in raised.message
+            ran.raised is None or retry.when_raised not in ran.raised.message
         ):
             continue
-        called = attempt(fn, retry.args, retry.kwargs, inputs_frozen=False, **options)
-        if called.raised is not None or called.problem is not None:
+        if retry.key in tried or any(message == retry.message for _, message in succeeded):
+            continue  # a retry with the same key (a more specific message) came first
+        others = [r for i, r in enumerate(runs) if i != index and retry.feature in r.case.features]
+        if any(r.answered and r.verdict is None for r in others):
             continue
-        value = called.value
-        if normalize is not None:
-            value = normalize(value, case)
-            if isinstance(value, Verdict):
-                continue
-        if any(_same(value, accepted) for accepted in retry.accepts):
-            return retry.message
+        if not _retry_succeeds(fn, retry, ran.case, normalize, options):
+            continue
+        confirmed = False
+        confirming = next((r for r in others if r.wrong and r.problem is None), None)
+        if confirming is not None:
+            again = next((t for t in confirming.case.retries() if t.key == retry.key), None)
+            if again is not None:
+                if not _retry_succeeds(fn, again, confirming.case, normalize, options):
+                    continue
+                confirmed = True
+        succeeded.append((confirmed, retry.message))
+        tried.add(retry.key)
+    for pool in ([m for c, m in succeeded if c], [m for _, m in succeeded]):
+        if len(pool) == 1:
+            return pool[0]
+        if pool:
+            return None
     return None
 
 
@@ -548,7 +601,7 @@ def run_cases(
     where = _where(first_wrong + 1, cases, names)
     again = {"normalize": normalize, **options}
     if ran.raised is not None:
-        explanation = explain(ran.raised) or try_retries(fn, ran.case, ran.raised, **again)
+        explanation = explain(ran.raised) or try_retries(fn, runs, first_wrong, **again)
         if explanation:
             fail(name, explanation, where, raised_line(ran.raised))
         later = explain_later(runs, first_wrong)
@@ -571,14 +624,24 @@ def run_cases(
         )
     verdict = ran.verdict
     if verdict.diagnose:
-        message = diagnose(runs, first_wrong) or try_retries(fn, ran.case, None, **again)
+        message = diagnose(runs, first_wrong) or try_retries(fn, runs, first_wrong, **again)
         if message:
             fail(name, message, where, verdict.evidence)
+        later = explain_later(runs, first_wrong)
+        if later is not None:
+            index, message = later
+            fail(
+                name,
+                message,
+                _where(index + 1, cases, names),
+                runs[index].verdict.evidence,
+                f"(Case {first_wrong + 1} went wrong first: {verdict.summary})",
+            )
     fail(name, verdict.summary, where, verdict.detail, reproduction(name, ran.case, names))
 
 
 def explain_later(runs: list[Ran], after: int) -> tuple[int, str] | None:
-    """For a crash nothing explains: the first later case whose wrong answer a
+    """For a first failure nothing explains: the first later case whose wrong answer a
     misconception explains, and its message."""
     for index in range(after + 1, len(runs)):
         ran = runs[index]

@@ -268,12 +268,17 @@ def random_settings(seed: int, count: int = 6) -> list[ConvSetting]:
 
 
 def _conv(x, weight, bias, stride, padding) -> torch.Tensor | None:
-    """``F.conv2d`` with pairs, or None where the kernel does not fit the padded input."""
+    """``F.conv2d`` with pairs; an empty output where the formula gives a size of 0 (the kernel
+    is one too large), None where it gives less."""
     (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
     if min(s_h, s_w) < 1 or min(p_h, p_w) < 0:
         return None
-    if x.shape[-2] + 2 * p_h < weight.shape[-2] or x.shape[-1] + 2 * p_w < weight.shape[-1]:
+    h_out = (x.shape[-2] + 2 * p_h - weight.shape[-2]) // s_h + 1
+    w_out = (x.shape[-1] + 2 * p_w - weight.shape[-1]) // s_w + 1
+    if min(h_out, w_out) < 0:
         return None
+    if min(h_out, w_out) == 0:  # what a loop over an empty range gives: no values at all
+        return x.new_zeros(x.shape[0], weight.shape[0], h_out, w_out)
     return F.conv2d(x, weight, bias, (s_h, s_w), (p_h, p_w))
 
 
@@ -336,7 +341,9 @@ def conv_mistakes(x, weight, bias, stride, padding, *, module: bool = False) -> 
     found: list[Mistake] = []
 
     def add(message: str, output, key: str = "") -> None:
-        if output is not None:
+        if output is None:
+            return
+        if output.numel() > 0:  # an empty answer would be no evidence
             found.append(Mistake(message, output, key=key or message))
 
     # The kernel.
@@ -398,22 +405,25 @@ def conv_mistakes(x, weight, bias, stride, padding, *, module: bool = False) -> 
         if p_h > 0 and p_w > 0:
             add(PADDING_ONE_AXIS, conv(padding=(0, p_w)), "padding: W only")
             add(PADDING_ONE_AXIS, conv(padding=(p_h, 0)), "padding: H only")
-    # (height, width) pairs.
-    strides = {"stride": [(s_h, s_w)] + ([(s_w, s_h)] if s_h != s_w else [])}
-    paddings = {"padding": [(p_h, p_w)] + ([(p_w, p_h)] if p_h != p_w else [])}
-    for stride_, padding_ in [(s, p) for s in strides["stride"] for p in paddings["padding"]]:
-        if (stride_, padding_) != ((s_h, s_w), (p_h, p_w)):
-            add(PAIR_SWAPPED, conv(stride=stride_, padding=padding_), f"swap {stride_} {padding_}")
-    for first in (True, False):
-        one_s = (s_h, s_h) if first else (s_w, s_w)
-        one_p = (p_h, p_h) if first else (p_w, p_w)
-        for stride_, padding_ in [(one_s, (p_h, p_w)), ((s_h, s_w), one_p), (one_s, one_p)]:
-            if (stride_, padding_) != ((s_h, s_w), (p_h, p_w)):
-                add(
-                    PAIR_ONE_VALUE,
-                    conv(stride=stride_, padding=padding_),
-                    f"one {stride_} {padding_}",
-                )
+    # (height, width) pairs: swapped, or one number used for both axes. Every variant is
+    # listed even where it changes nothing, so that a right answer there confirms it.
+    swapped_s, swapped_p = (s_w, s_h), (p_w, p_h)
+    for which, stride_, padding_ in [
+        ("stride", swapped_s, (p_h, p_w)),
+        ("padding", (s_h, s_w), swapped_p),
+        ("both", swapped_s, swapped_p),
+    ]:
+        add(PAIR_SWAPPED, conv(stride=stride_, padding=padding_), f"swapped: {which}")
+    for axis, one_s, one_p in [
+        ("first", (s_h, s_h), (p_h, p_h)),
+        ("second", (s_w, s_w), (p_w, p_w)),
+    ]:
+        for which, stride_, padding_ in [
+            ("stride", one_s, (p_h, p_w)),
+            ("padding", (s_h, s_w), one_p),
+            ("both", one_s, one_p),
+        ]:
+            add(PAIR_ONE_VALUE, conv(stride=stride_, padding=padding_), f"{axis} only: {which}")
     if module and min(p_h, p_w) >= 1:
         add(STRIDE_PADDING_SWAPPED, conv(stride=(p_h, p_w), padding=(s_h, s_w)))
     # The layout of the output.
@@ -428,9 +438,10 @@ def conv_mistakes(x, weight, bias, stride, padding, *, module: bool = False) -> 
     for dh in (0, 1):
         for dw in (0, 1):
             if (dh, dw) != (0, 0):
-                for filler in (torch.zeros_like(bias4), bias4):
+                for kind, filler in [("zeros", torch.zeros_like(bias4)), ("bias", bias4)]:
                     test = _short_loops(expected, filler, dh, dw)
-                    found.append(Mistake(LOOP_SHORT, explains=test, key=f"short {dh} {dw}"))
+                    key = f"short {dh} {dw}, {kind}"
+                    found.append(Mistake(LOOP_SHORT, explains=test, key=key))
     for dh in (-1, 0, 1):
         for dw in (-1, 0, 1):
             if (dh, dw) != (0, 0):
@@ -440,7 +451,7 @@ def conv_mistakes(x, weight, bias, stride, padding, *, module: bool = False) -> 
                     Mistake(OFF_BY_ONE, explains=test, key=f"size {dh} {dw}", neutral=OUTPUT_SIZE)
                 )
     found += [
-        Mistake(OUTPUT_SIZE, explains=_crop_of(expected)),
+        Mistake(OUTPUT_SIZE, explains=_crop_of(expected), fallback=True),
         Mistake(NHWC, shape=(n, h_out, w_out, c_out)),
         Mistake(BATCH_MISSING, shape=(c_out, h_out, w_out)),
         Mistake(CHANNELS_NOT_SUMMED, shape=(n, c_out, c_in, h_out, w_out)),
@@ -462,22 +473,58 @@ def _cropped(x, weight, stride, padding, want: tuple, square: bool = False):
     (and the input is square, with ``square``); None when no small cut does."""
     (h, w), (k_h, k_w) = x.shape[-2:], weight.shape[-2:]
     (p_h, p_w) = pair(padding)
-    heights = [a for a in range(h, max(h - 4, 0), -1) if a + 2 * p_h >= k_h]
-    widths = [b for b in range(w, max(w - 4, 0), -1) if b + 2 * p_w >= k_w]
-    if square:
-        side = min(h, w)
-        heights = widths = [
-            a
-            for a in range(side, max(side - 4, 0), -1)
-            if a + 2 * p_h >= k_h and a + 2 * p_w >= k_w
-        ]
+    heights = [a for a in range(h, max(h - 8, 0), -1) if a + 2 * p_h >= k_h]
+    widths = [b for b in range(w, max(w - 8, 0), -1) if b + 2 * p_w >= k_w]
     for a in heights:
         for b in widths:
-            if (not square or a == b) and _features(
-                x[..., :a, :b], weight, stride, padding
-            ) == want:
+            if square and a != b:
+                continue
+            if _features(x[..., :a, :b], weight, stride, padding) == want:
                 return x[..., :a, :b]
     return None
+
+
+def _conv_shape(x, weight, stride, padding) -> tuple[int, ...]:
+    """The shape of ``F.conv2d(x, weight, stride=stride, padding=padding)``."""
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    k_h, k_w = weight.shape[-2:]
+    h_out = (x.shape[-2] + 2 * p_h - k_h) // s_h + 1
+    w_out = (x.shape[-1] + 2 * p_w - k_w) // s_w + 1
+    return (x.shape[0], weight.shape[0], h_out, w_out)
+
+
+def conv_features(x, weight, bias, stride, padding, pairs: bool) -> frozenset:
+    """What a convolution case exercises, in the terms of :func:`conv_retries`' hypotheses."""
+    c_out, c_in, k_h, k_w = weight.shape
+    divides_h, divides_w, square_input, square_kernel = _features(x, weight, stride, padding)
+    found = {"always", "no bias" if bias is None else "bias"}
+    if bias is not None and c_out > 1:
+        found.add("bias of several values")
+    if pairs:
+        found.add("pairs")
+    if not square_kernel:
+        found.add("non-square kernel")
+    h_out, w_out = _conv_shape(x, weight, stride, padding)[2:]
+    if not square_input and h_out != w_out:
+        found.add("non-square input and output")
+    if not (divides_h and divides_w):
+        found.add("not divisible")
+    if max(c_in, c_out) > 1:
+        found.add("several channels")
+    return frozenset(found)
+
+
+def _int_choices(kwargs: dict) -> list[dict]:
+    """The ways to give each (h, w) pair in ``kwargs`` as one of its ints."""
+    options = [
+        [(key, v) for v in dict.fromkeys(value)]
+        for key, value in kwargs.items()
+        if key in ("stride", "padding") and not isinstance(value, int)
+    ]
+    choices = [{}]
+    for option in options:
+        choices = [choice | {key: v} for choice in choices for key, v in option]
+    return choices if options else []
 
 
 def conv_retries(x, weight, bias, kwargs: dict) -> list[Retry]:
@@ -488,56 +535,72 @@ def conv_retries(x, weight, bias, kwargs: dict) -> list[Retry]:
     have = _features(x, weight, stride, padding)
     found: list[Retry] = []
 
-    def add(message, x=x, weight=weight, bias=bias, when_raised=None, **changed) -> None:
-        call = kwargs | changed
+    def add(message, feature, x=x, weight=weight, bias=bias, when_raised=None, key="", **changed):
         if x is None:
             return
+        call = kwargs | changed
         expected = _conv(x, weight, bias, call.get("stride", 1), call.get("padding", 0))
-        if expected is not None:
-            found.append(Retry(message, (x, weight, bias), call, [expected], when_raised))
+        if expected is not None and expected.numel() > 0:
+            found.append(
+                Retry(message, (x, weight, bias), call, [expected], when_raised, feature, key)
+            )
 
+    several = "bias of several values"
     if bias is not None:
-        add(BIAS_AS_BOOL, bias=None, when_raised="Boolean value of Tensor")
-        add(BIAS_HANDLING, bias=None)
+        add(BIAS_AS_BOOL, several, bias=None, when_raised="Boolean value", key="no bias")
+        add(BIAS_HANDLING, several, bias=None, key="no bias")
     else:
-        add(BIAS_NONE, bias=torch.zeros(c_out, dtype=weight.dtype, device=weight.device))
-    ints = {
-        key: value[0]
-        for key, value in kwargs.items()
-        if key in ("stride", "padding") and not isinstance(value, int)
-    }
-    if ints:
-        one_s, one_p = pair(ints.get("stride", stride)), pair(ints.get("padding", padding))
-        add(PAIR_UNSUPPORTED, x=_cropped(x, weight, one_s, one_p, have), **ints)
+        zeros = torch.zeros(c_out, dtype=weight.dtype, device=weight.device)
+        add(BIAS_NONE, "no bias", bias=zeros)
+    for choice in _int_choices(kwargs):  # the first that fits, with the same features
+        one_s, one_p = pair(choice.get("stride", stride)), pair(choice.get("padding", padding))
+        x_ = _cropped(x, weight, one_s, one_p, have)
+        if x_ is not None:
+            add(PAIR_UNSUPPORTED, "pairs", x=x_, **choice)
+            break
     if k_h != k_w:
-        k = min(k_h, k_w)
-        square = weight[..., :k, :k]
-        want = (*have[:3], True)
-        add(KERNEL_SQUARE_ONLY, x=_cropped(x, square, stride, padding, want), weight=square)
+        k, big = min(k_h, k_w), max(k_h, k_w)
+        padded = F.pad(weight, (0, big - k_w, 0, big - k_h))  # zeros where the kernel grows
+        squares = [("zeros", padded)] + ([("crop", weight[..., :k, :k])] if k > 1 else [])
+        for key, square in squares:
+            x_ = _cropped(x, square, stride, padding, (*have[:3], True))
+            add(KERNEL_SQUARE_ONLY, "non-square kernel", x=x_, weight=square, key=key)
     if x.shape[-2] != x.shape[-1]:
-        add(
-            INPUT_SQUARE_ONLY,
-            x=_cropped(x, weight, stride, padding, (*have[:2], True, have[3]), square=True),
-        )
+        x_ = _cropped(x, weight, stride, padding, (*have[:2], True, have[3]), square=True)
+        add(INPUT_SQUARE_ONLY, "non-square input and output", x=x_)
     if not (have[0] and have[1]):
-        add(ROUND_DOWN, x=_cropped(x, weight, stride, padding, (True, True, *have[2:])))
+        x_ = _cropped(x, weight, stride, padding, (True, True, *have[2:]))
+        add(ROUND_DOWN, "not divisible", x=x_)
     expected = _conv(x, weight, bias, stride, padding)
-    found.append(Retry(SINGLE_IMAGE, (x[0], weight, bias), kwargs, [expected[0]]))
+    hwio = weight.permute(2, 3, 1, 0).contiguous()
     nhwc = x.permute(0, 2, 3, 1).contiguous()
-    for w_ in (weight, weight.permute(2, 3, 1, 0).contiguous()):
-        found.append(
-            Retry(NHWC_INPUT, (nhwc, w_, bias), kwargs, [expected, expected.permute(0, 2, 3, 1)])
-        )
-    found.append(
-        Retry(WEIGHT_LAYOUT, (x, weight.permute(2, 3, 1, 0).contiguous(), bias), kwargs, [expected])
-    )
+    found += [
+        Retry(SINGLE_IMAGE, (x[0], weight, bias), kwargs, [expected[0]]),
+        Retry(
+            NHWC_INPUT,
+            (nhwc, weight, bias),
+            kwargs,
+            [expected, expected.permute(0, 2, 3, 1)],
+            key="NHWC",
+        ),
+        Retry(
+            NHWC_INPUT,
+            (nhwc, hwio, bias),
+            kwargs,
+            [expected, expected.permute(0, 2, 3, 1)],
+            key="NHWC, HWIO",
+        ),
+        Retry(WEIGHT_LAYOUT, (x, hwio, bias), kwargs, [expected]),
+    ]
     if c_in != c_out:
+        swapped = weight.transpose(0, 1).contiguous()
         found.append(
             Retry(
                 WEIGHT_AXES_SWAPPED,
-                (x, weight.transpose(0, 1).contiguous(), bias),
+                (x, swapped, bias),
                 kwargs,
                 [expected],
+                feature="several channels",
             )
         )
     return found
@@ -561,6 +624,14 @@ def _conv_case(setting: ConvSetting, g: torch.Generator, device: torch.device) -
         expected=_conv(x, weight, bias, stride, padding),
         mistakes=lambda: conv_mistakes(x, weight, bias, stride, padding),
         retries=lambda: conv_retries(x, weight, bias, kwargs),
+        features=conv_features(
+            x,
+            weight,
+            bias,
+            stride,
+            padding,
+            not isinstance(stride, int) or not isinstance(padding, int),
+        ),
         setup=f"x, weight, bias = {randn_code(x)}, {randn_code(weight)}, {randn_code(bias)}",
         reference=_conv_reference(kwargs, bias),
     )
@@ -621,15 +692,16 @@ CORR2D_MISTAKES = (FLIPPED, KERNEL_TRANSPOSED, KERNEL_SIZES_SWAPPED, LOOP_SHORT,
 def _as_2d(mistake: Mistake) -> Mistake:
     """A conv2d mistake on a (1, 1, H, W) problem, seen on the (H, W) answer of corr2d."""
     message = VALID_SIZE if mistake.message == OUTPUT_SIZE else mistake.message
+    same = {"key": mistake.key, "neutral": mistake.neutral, "fallback": mistake.fallback}
     if mistake.output is not None:
-        return Mistake(message, mistake.output[0, 0], key=mistake.key)
+        return Mistake(message, mistake.output[0, 0], **same)
     test = mistake.explains
     return Mistake(
         message,
         explains=lambda got: (
             isinstance(got, torch.Tensor) and got.ndim == 2 and test(got[None, None])
         ),
-        key=mistake.key,
+        **same,
     )
 
 
@@ -666,12 +738,24 @@ def _corr2d_retries(image: torch.Tensor, kernel: torch.Tensor) -> list[Retry]:
     if k_h != k_w:
         k = min(k_h, k_w)
         found.append(
-            Retry(KERNEL_SQUARE_ONLY, (image, kernel[:k, :k]), {}, [_corr(image, kernel[:k, :k])])
+            Retry(
+                KERNEL_SQUARE_ONLY,
+                (image, kernel[:k, :k]),
+                {},
+                [_corr(image, kernel[:k, :k])],
+                feature="non-square kernel",
+            )
         )
     if h != w and min(h, w) >= max(k_h, k_w):
         m = min(h, w)
         found.append(
-            Retry(INPUT_SQUARE_ONLY, (image[:m, :m], kernel), {}, [_corr(image[:m, :m], kernel)])
+            Retry(
+                INPUT_SQUARE_ONLY,
+                (image[:m, :m], kernel),
+                {},
+                [_corr(image[:m, :m], kernel)],
+                feature="non-square input",
+            )
         )
     return found
 
@@ -705,6 +789,11 @@ def check_corr2d(corr2d: Callable, seed: int | None = None) -> None:
                 retries=lambda image=image, kernel=kernel: _corr2d_retries(image, kernel),
                 setup=f"image, kernel = {randn_code(image)}, {randn_code(kernel)}",
                 reference="torch.nn.functional.conv2d(image[None, None], kernel[None, None])[0, 0]",
+                features=frozenset(
+                    {"always"}
+                    | ({"non-square kernel"} if k_h != k_w else set())
+                    | ({"non-square input"} if h != w else set())
+                ),
             )
         )
     run_cases("corr2d", corr2d, cases, names=("image", "kernel"), forbid="convolution")
@@ -725,11 +814,14 @@ def _forward_output(value, case: Case):
     return value["output"] if isinstance(value, dict) else Verdict("the layer returned nothing.")
 
 
-def _module_retries(weights: tuple, x: torch.Tensor, grad_out, expected) -> list[Retry]:
+def _module_retries(weights: tuple, x: torch.Tensor, grad_out, expected, own: str) -> list[Retry]:
+    """Retries of one case's layer (``own``: that case's feature; each case has its own
+    layer, so no other case can confirm them)."""
     nhwc = x.permute(0, 2, 3, 1).contiguous()
+    accepts = [expected, expected.permute(0, 2, 3, 1)]
     return [
-        Retry(SINGLE_IMAGE, (*weights, x[0], grad_out[0]), {}, [expected[0]]),
-        Retry(NHWC_INPUT, (*weights, nhwc, grad_out), {}, [expected, expected.permute(0, 2, 3, 1)]),
+        Retry(SINGLE_IMAGE, (*weights, x[0], grad_out[0]), {}, [expected[0]], feature=own),
+        Retry(NHWC_INPUT, (*weights, nhwc, grad_out), {}, accepts, feature=own),
     ]
 
 
@@ -777,9 +869,10 @@ def check_conv2d_module(Conv2d: type, seed: int | None = None) -> None:  # noqa:
             mistakes=lambda x=x, w=r_weight, b=r_bias, r=reference: conv_mistakes(
                 x.detach(), w, b, r.stride, r.padding, module=True
             ),
-            retries=lambda a=weights, x=x, go=grad_out, e=expected: _module_retries(
-                a, x.detach(), go, e.detach()
+            retries=lambda a=weights, x=x, go=grad_out, e=expected, own=f"case {number}": (
+                _module_retries(a, x.detach(), go, e.detach(), own)
             ),
+            features=frozenset({f"case {number}"}),
         )
         inputs = [x, reference.weight] + ([reference.bias] if bias else [])
         expected_grads = torch.autograd.grad(expected, inputs, grad_out)
@@ -817,7 +910,7 @@ def _explain_forward(name: str, runs: list[Ran], index: int, layers: list) -> No
     wheres = [where for _, where in layers]
     again = {"normalize": _forward_output, "forbid": "convolution", "probe": probe_forward_backward}
     if ran.raised is not None:
-        explanation = try_retries(layer, ran.case, ran.raised, **again)
+        explanation = try_retries(layer, runs, index, **again)
         if explanation:
             fail(name, explanation, where, raised_line(ran.raised))
         later = explain_later(runs, index)
@@ -839,7 +932,7 @@ def _explain_forward(name: str, runs: list[Ran], index: int, layers: list) -> No
         )
     verdict = ran.verdict
     if verdict.diagnose:
-        message = diagnose(runs, index) or try_retries(layer, ran.case, None, **again)
+        message = diagnose(runs, index) or try_retries(layer, runs, index, **again)
         if message:
             fail(name, message, where, verdict.evidence)
     fail(name, verdict.summary, where, verdict.detail)

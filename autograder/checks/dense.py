@@ -84,8 +84,9 @@ def _dense_mistakes(x, W, b, act) -> list[Mistake]:
 
 def _dense_retries(x, W, b, act) -> list[Retry]:
     expected = act(x @ W.T + b)
+    transposed = W.T.contiguous()
     return [
-        Retry(DENSE_W_NOT_TRANSPOSED, (x, W.T.contiguous(), b, act), {}, [expected]),
+        Retry(DENSE_W_NOT_TRANSPOSED, (x, transposed, b, act), {}, [expected], feature="W"),
         Retry(DENSE_SINGLE_EXAMPLE, (x[0], W, b, act), {}, [expected[0]]),
     ]
 
@@ -116,6 +117,7 @@ def check_dense_forward(dense_forward: Callable, seed: int | None = None) -> Non
                 retries=lambda x=x, W=W, b=b, act=act: _dense_retries(x, W, b, act),
                 setup=f"x, W, b = {randn_code(x)}, {randn_code(W)}, {randn_code(b)}",
                 reference="torch.tanh(x @ W.T + b)",
+                features=frozenset({"always", "W"} if d_in * d_out > 1 else {"always"}),
             )
         )
     run_cases("dense_forward", dense_forward, cases, names=("x", "W", "b", "activation"))
