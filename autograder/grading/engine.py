@@ -31,6 +31,7 @@ from nbgrader.api import Gradebook
 from nbgrader.utils import compute_checksum
 
 from .. import checks
+from ..checks._report import first_line
 from ..checks._seeds import secret_cases
 from ..device import using_device
 from .protocol import Opaque, StudentError
@@ -182,7 +183,7 @@ def read_submission(data: bytes, limits: Limits) -> nbformat.NotebookNode:
         notebook = nbformat.v4.to_notebook_json(content)  # the JSON is parsed once, above
         nbformat.validate(notebook)
     except Exception as error:  # nbformat's ValidationError and friends
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        first = first_line(str(error)) or type(error).__name__
         raise Unreadable(f"the notebook is damaged: {first[:200]}") from None
     return notebook
 

@@ -9,16 +9,13 @@ import csv
 import io
 from pathlib import Path
 
+from ..checks._report import first_line
 from .course import Course, write_atomically
 from .engine import Assignment, CellResult
 
 
 def _number(value: float) -> str:
     return f"{value:g}"
-
-
-def first_line(message: str) -> str:
-    return message.strip().splitlines()[0] if message.strip() else ""
 
 
 def grades_table(assignment: Assignment, results: dict[str, list[CellResult]]) -> list[list[str]]:

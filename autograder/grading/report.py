@@ -18,9 +18,9 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from ..checks._report import first_line
 from .course import Course, write_atomically
 from .engine import Assignment, CellResult, Graded, Status
-from .export import first_line
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
