@@ -5,6 +5,7 @@ import io
 import os
 import pickle
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -161,3 +162,12 @@ def test_without_bubblewrap_a_killed_sandbox_leaves_no_child_running(tmp_path, m
     time.sleep(0.5)
     processes = subprocess.run(["ps", "-ww", "-eo", "args"], capture_output=True, text=True).stdout
     assert scratch not in processes, "the child spinning in the loop outlived its sandbox"
+
+
+def test_a_script_run_from_tmp_does_not_cover_the_private_tmp(monkeypatch, tmp_path):
+    from autograder.grading.sandbox import visible
+
+    monkeypatch.setattr(sys, "path", ["/tmp", "/", str(tmp_path), *sys.path])
+    shown = set(visible("cpu"))
+    assert not shown & {Path("/tmp"), Path("/dev/shm"), Path("/")}
+    assert tmp_path in shown or any(p in tmp_path.parents for p in shown)

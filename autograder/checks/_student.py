@@ -80,7 +80,7 @@ def run_here(
 ) -> Outcome:
     """Call ``target(*args, **kwargs)`` in this process, or ``probe(target, *args, **kwargs)``
     when a probe (trusted code that exercises a student object) is given."""
-    outcome = Outcome()
+    outcome, watch = Outcome(), None
     try:
         with watching(forbid) as watch, torch.inference_mode(inference):
             if probe is None:
@@ -89,8 +89,9 @@ def run_here(
                 outcome.value = probe(target, *args, **kwargs)
     except (Exception, SystemExit, KeyboardInterrupt) as error:  # the student's, reported
         outcome.error = Raised.of(error)
-    outcome.forbidden = list(watch.forbidden)
-    outcome.op_count, outcome.call_count = watch.op_count, watch.call_count
+    if watch is not None:  # None: the watch itself could not start (outcome.error says why)
+        outcome.forbidden = list(watch.forbidden)
+        outcome.op_count, outcome.call_count = watch.op_count, watch.call_count
     if keep_args:
         outcome.args_after = args
     return outcome

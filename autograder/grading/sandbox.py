@@ -110,7 +110,14 @@ def visible(device: str) -> list[Path]:
     paths |= {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).parent, PACKAGE}
     paths |= {Path(sys.executable).resolve().parent.parent}
     paths |= {Path(p).absolute() for p in sys.path if p and Path(p).is_dir()}
-    found = [p for p in paths if os.path.lexists(p)]
+    # The private /tmp and /dev/shm must stay private: a folder on sys.path that is one of
+    # them, or above them (a script run from /tmp), is not bound over them.
+    scratch = [Path("/tmp"), Path("/dev/shm")]
+    found = [
+        p
+        for p in paths
+        if os.path.lexists(p) and p not in scratch and not any(p in s.parents for s in scratch)
+    ]
     # A folder inside another one on the list comes with it.
     return [p for p in found if p.is_symlink() or not _inside(p.parent, found)]
 
