@@ -101,7 +101,14 @@ def _grade(args: argparse.Namespace) -> int:
     )
     device = _device(args.device)
     course = _course(args)
-    if bubblewrap() is None:
+    if args.scheduler is not None:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise CourseError(
+                "--scheduler needs Dask distributed: pip install 'cnn-course[grade,cluster]'."
+            ) from None
+    elif bubblewrap() is None:
         print(
             "autograder: warning: bubblewrap (bwrap) is not available, so student code runs "
             "without file-system and network isolation. See README, 'Security'.",
@@ -120,6 +127,7 @@ def _grade(args: argparse.Namespace) -> int:
             workers=args.workers,
             limits=limits,
             device=device,
+            scheduler=args.scheduler,
         )
     print(summary.line())
     for path in summary.outputs:
@@ -250,6 +258,12 @@ def parser() -> argparse.ArgumentParser:
     for flag, field, what in LIMIT_OPTIONS:
         default = getattr(DEFAULTS, field)
         grade.add_argument(flag, type=int, default=default, help=f"{what} (default: {default})")
+    grade.add_argument(
+        "--scheduler",
+        help="grade on a Dask cluster: the scheduler's address (tcp://HOST:8786) or its "
+        "scheduler file; this machine records the results (--workers is then unused; "
+        "see README, 'Grade on a cluster')",
+    )
     grade.set_defaults(run=_grade)
 
     export = commands.add_parser(

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from . import export, report
 from .collect import Collection, collect
 from .course import Course, write_atomically
-from .engine import Assignment, Runner
+from .engine import Assignment, Graded, Runner
 from .sandbox import Limits
 
 
@@ -71,24 +71,41 @@ def grade_batch(
     limits: Limits,
     device: str,
     log: Callable[[str], None] = print,
+    scheduler: str | None = None,
 ) -> Summary:
     """Grade every new or changed submission of ``assignment_name`` in ``submissions`` (a
     folder or zip), ``workers`` at a time, on ``device`` (``"cpu"`` or ``"cuda"``: the
     sandboxes and the grader's reference computations both), then write ``grades.csv``,
     ``cells.csv``, feedback and ``report.html``. What the sandboxes write to stderr goes to
-    ``course/logs/<assignment>-<time>.log``."""
+    ``course/logs/<assignment>-<time>.log``. With ``scheduler`` (a Dask scheduler's address
+    or file), the cluster's workers grade instead (``grading.cluster``); this process still
+    records every result."""
     started = time.monotonic()
     if Path(submissions).resolve() == course.root:  # the course folder itself: its submitted/
         submissions = course.root / "submitted"
     assignment = course.prepare(assignment_name)
     collection = _collect(course, assignment_name, submissions, limits, log)
     todo, unchanged = _new_or_changed(course, assignment, collection, limits)
-    batch_log = _batch_log(course, assignment_name)
-    runners = [
-        Runner(limits, device, _hidden_paths(course, submissions), course.secret(), batch_log)
-        for _ in range(min(workers, len(todo)))
-    ]
-    graded = _grade_in_parallel(course, assignment, todo, runners)
+    if scheduler is None:
+        batch_log = _batch_log(course, assignment_name)
+        runners = [
+            Runner(limits, device, _hidden_paths(course, submissions), course.secret(), batch_log)
+            for _ in range(min(workers, len(todo)))
+        ]
+        graded = _grade_in_parallel(course, assignment, todo, runners)
+    else:
+        from .cluster import grade_on_cluster  # imports distributed: only for a cluster
+
+        graded = grade_on_cluster(
+            scheduler,
+            assignment,
+            todo,
+            limits=limits,
+            device=device,
+            secret=course.secret(),
+            record=lambda result, fingerprint: _record(course, assignment, result, fingerprint),
+            log=log,
+        )
     results = course.results(assignment)
     statuses = Counter(str(cell.status) for cells in results.values() for cell in cells)
     outputs = export.write(course, assignment, results)
@@ -140,6 +157,12 @@ def _batch_log(course: Course, assignment: str) -> Path:
     return folder / f"{assignment}-{time.strftime('%Y%m%d-%H%M%S')}.log"
 
 
+def _record(course: Course, assignment: Assignment, result: Graded, fingerprint: str) -> None:
+    """Save one graded submission and write its feedback (here, the single writer)."""
+    course.save(result, assignment, fingerprint)
+    report.write_feedback(course, assignment, result)
+
+
 def _grade_in_parallel(
     course: Course,
     assignment: Assignment,
@@ -168,9 +191,7 @@ def _grade_in_parallel(
             done, _ = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
                 fingerprint = pending.pop(future)
-                result = future.result()
-                course.save(result, assignment, fingerprint)
-                report.write_feedback(course, assignment, result)
+                _record(course, assignment, future.result(), fingerprint)
                 graded += 1
                 bar.update()
     finally:
