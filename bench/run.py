@@ -82,7 +82,7 @@ def nbgrader_serial(submitted: Path, course: Path) -> dict[str, float]:
         return {s.student.id: s.score for s in gradebook.assignment_submissions(ASSIGNMENT)}
 
 
-def ours(submitted: Path, course: Path) -> dict[str, float]:
+def ours(submitted: Path, course: Path, *options: str) -> dict[str, float]:
     run = subprocess.run(
         [
             sys.executable,
@@ -93,8 +93,7 @@ def ours(submitted: Path, course: Path) -> dict[str, float]:
             str(submitted),
             "--course",
             str(course),
-            "--workers",
-            str(os.cpu_count() or 1),
+            *(options or ("--workers", str(os.cpu_count() or 1))),
         ],
         capture_output=True,
         text=True,
@@ -140,6 +139,42 @@ def bench_grading() -> None:
     )
 
 
+def bench_cluster() -> None:
+    """The cluster path's overhead: 2 local Dask workers (one thread each, started before the
+    clock) against local grading with --workers 2, the same 40 submissions."""
+    import dask
+    from distributed import LocalCluster
+
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        batch(scratch / "submitted")
+        start = time.perf_counter()
+        local = ours(scratch / "submitted", scratch / "local", "--workers", "2")
+        local_s = time.perf_counter() - start
+        with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+            cluster = LocalCluster(
+                n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+            )
+        with cluster:
+            start = time.perf_counter()
+            remote = ours(
+                scratch / "submitted", scratch / "cluster", "--scheduler", cluster.scheduler_address
+            )
+            cluster_s = time.perf_counter() - start
+    assert remote == local, "the cluster and local grading disagree on scores"
+    report(
+        "grade_local_2_workers_s", local_s, f"autograder grade --workers 2, {STUDENTS} submissions"
+    )
+    report(
+        "grade_dask_2_workers_s", cluster_s, "autograder grade --scheduler, 2 local Dask workers"
+    )
+    report(
+        "grade_dask_over_local",
+        local_s / cluster_s,
+        "grading throughput: 2 Dask workers / local --workers 2 (1 = no overhead)",
+    )
+
+
 def bench_book() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / "repo"
@@ -163,6 +198,7 @@ def main() -> None:
     warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy noise from its models
     bench_convolution()
     bench_grading()
+    bench_cluster()
     bench_book()
     width = max(len(text) for _, text in rows)
     print(f"{'measure':<{width}}  value")
