@@ -2,6 +2,7 @@
 site, nothing from solutions/ leaks, and the numbers the text states are the computed ones."""
 
 import ast
+import functools
 import json
 import re
 import subprocess
@@ -478,20 +479,24 @@ def test_no_page_links_to_a_placeholder_or_example_domain(site):
             assert not re.search(r"example\.(com|org|edu|net)|your-org", url), (path, url)
 
 
+def set_explorer_field(explorer, field: str, value: int) -> None:
+    box = explorer.locator(f"input[data-field={field}]")
+    box.fill(str(value))
+    box.dispatch_event("input")
+
+
 def test_explorer_responds_and_explains_invalid_settings(browser, served):
     page, problems = open_page(browser, page_url(served, "book/conv-layers"))
     explorer = page.locator(".conv-explorer")
-
-    def set_field(field: str, value: int) -> None:
-        box = explorer.locator(f"input[data-field={field}]")
-        box.fill(str(value))
-        box.dispatch_event("input")
-
+    set_field = functools.partial(set_explorer_field, explorer)
     for field, value in {"n": 8, "k": 3, "s": 2, "p": 1, "cin": 3, "cout": 5}.items():
         set_field(field, value)
     assert explorer.get_attribute("data-output-size") == str(expected_output_size(8, 3, 2, 1))
     assert "5 × 4 × 4" in explorer.locator(".cx-size").inner_text()
     assert explorer.locator("[data-count=conv]").inner_text() == f"{5 * 3 * 3 * 3 + 5:,}"
+    assert explorer.locator("[data-channel]").count() == 3  # C_in input slices
+    assert explorer.locator("[data-map]").count() == 5  # C_out output maps
+    assert explorer.locator("[data-kernel]").count() == 3  # the current filter, per channel
     before = explorer.locator(".cx-done").count()
     explorer.locator("button[data-action=step]").click()
     assert explorer.locator(".cx-done").count() == before + 1
@@ -503,9 +508,92 @@ def test_explorer_responds_and_explains_invalid_settings(browser, served):
     set_field("k", 12)
     assert "larger than the padded input" in explorer.locator(".cx-message").inner_text()
     assert explorer.get_attribute("data-output-size") == ""
+    assert explorer.get_attribute("data-output") == ""
     set_field("k", 3)
     set_field("s", 4)  # (8 + 2 - 3) = 7 is not a multiple of 4
     assert "not a multiple" in explorer.locator(".cx-message").inner_text()
+    set_field("cin", 40)  # every value is drawn, so the channels are kept few
+    assert "at most" in explorer.locator(".cx-message").inner_text()
+    assert explorer.get_attribute("data-output") == ""
+    assert problems == []
+    page.close()
+
+
+def shown(values) -> list[str]:
+    """Numbers as the explorer writes them (a real minus sign)."""
+    return [str(int(v)).replace("-", "\N{MINUS SIGN}") for v in values]
+
+
+def cell_texts(explorer, selector: str) -> list[str]:
+    """The numbers in SVG cells (which have no innerText)."""
+    return explorer.locator(selector).evaluate_all("nodes => nodes.map(n => n.textContent)")
+
+
+def test_explorer_values_agree_with_torch_conv2d(browser, served, axe_script):
+    """For random settings typed in, the input, kernels and biases the explorer draws give the
+    output it draws under torch's F.conv2d, step by step: the output cells computed so far, the
+    current step's products per channel (the window is in the right place) and its sum."""
+    import random
+
+    import torch
+    import torch.nn.functional as F
+
+    page, problems = open_page(browser, page_url(served, "book/conv-layers"))
+    explorer = page.locator(".conv-explorer")
+    rng = random.Random(12)
+    settings = [{"n": 5, "k": 3, "s": 1, "p": 1, "cin": 2, "cout": 2}]
+    while len(settings) < 8:
+        n, k, s, p = rng.randint(1, 9), rng.randint(1, 5), rng.randint(1, 3), rng.randint(0, 2)
+        cin, cout = rng.randint(1, 4), rng.randint(1, 4)
+        if k <= n + 2 * p:
+            settings.append({"n": n, "k": k, "s": s, "p": p, "cin": cin, "cout": cout})
+    for number, setting in enumerate(settings):
+        for field, value in setting.items():
+            set_explorer_field(explorer, field, value)
+        if number % 3 == 2:
+            explorer.locator("button[data-action=shuffle]").click()
+        n, k, s, p, cin, cout = setting.values()
+        data = explorer.evaluate("e => ({...e.dataset})")
+        x, w, b, y = (
+            torch.tensor(json.loads(data[key]), dtype=torch.float64)
+            for key in ("input", "weight", "bias", "output")
+        )
+        assert x.shape == (cin, n, n) and w.shape == (cout, cin, k, k) and b.shape == (cout,)
+        assert x.min() >= 0 and x.max() <= 9 and w.abs().max() <= 9, setting  # small integers
+        expected = F.conv2d(x[None], w, b, stride=s, padding=p)[0]
+        assert torch.equal(y, expected), (setting, y, expected)
+
+        # What is drawn: each padded input slice, the current filter's slices, the outputs.
+        padded = F.pad(x, (p, p, p, p))
+        for c in range(cin):
+            cells = cell_texts(explorer, f"[data-channel='{c}'] text")
+            assert cells == shown(padded[c].flatten()), (setting, c)
+        steps = rng.randint(0, min(7, expected.numel() - 1))
+        for _ in range(steps):
+            explorer.locator("button[data-action=step]").click()
+        o, i, j = (int(v) for v in torch.unravel_index(torch.tensor(steps), expected.shape))
+        for c in range(cin):
+            cells = cell_texts(explorer, f"[data-kernel='{c}'] text")
+            assert cells == shown(w[o, c].flatten()), (setting, o, c)
+        drawn = cell_texts(explorer, "[data-map] text")
+        flat = shown(expected.flatten())
+        assert drawn == flat[: steps + 1] + [""] * (len(flat) - steps - 1), setting
+        assert explorer.locator(".cx-value").inner_text() == flat[steps]
+        # each channel's listed products are the window times the kernel slice
+        terms = explorer.locator(".cx-terms li").all_inner_texts()
+        assert len(terms) == cin + 1 and terms[-1].endswith(shown([b[o]])[0])
+        for c, line in enumerate(terms[:-1]):
+            part = F.conv2d(x[None, c : c + 1], w[o : o + 1, c : c + 1], stride=s, padding=p)
+            assert line.endswith(f"= {shown([part[0, 0, i, j]])[0]}"), (setting, c, line)
+            pairs = re.findall(r"(\S+)·\(?([^\s)]+)\)?", line.replace("\N{MINUS SIGN}", "-"))
+            if pairs:
+                window = padded[c, i * s : i * s + k, j * s : j * s + k].flatten()
+                assert [(float(a), float(v)) for a, v in pairs] == list(
+                    zip(window.tolist(), w[o, c].flatten().tolist(), strict=True)
+                ), (setting, c)
+    violations = axe_violations(page, axe_script)  # the explorer mid-way through its steps
+    serious = [v["id"] for v in violations if v["impact"] in ("serious", "critical")]
+    assert serious == [], serious
     assert problems == []
     page.close()
 
