@@ -1228,6 +1228,283 @@ class Conv2d(nn.Module):
     ),
 ]
 
+# One entry for each message of the activations, the counts and the sizes (so that
+# tests/test_catalogue_checks.py proves each reachable).
+OUTPUT_SIZE_CHECKS = """
+def conv_output_size(in_size, kernel_size, stride=1, padding=0):
+    if stride < 1 or padding < 0 or kernel_size > in_size + 2 * padding:
+        raise ValueError("invalid")
+    return {}
+"""
+
+
+def constants(fc: str, conv: str) -> str:
+    return f"\nFC_NEURON_PARAMS = {fc}\nCONV_FILTER_PARAMS = {conv}\n"
+
+
+def conv_count(expression: str) -> str:
+    return f"""
+def conv_param_count(in_channels, out_channels, kernel_size, bias=True):
+    k_h, k_w = pair(kernel_size)
+    return {expression}
+"""
+
+
+def dense_count(expression: str) -> str:
+    return f"""
+def dense_param_count(in_features, out_features, bias=True):
+    return {expression}
+"""
+
+
+STABLE_TANH = """
+    z = torch.exp(-2 * x.abs())
+    return torch.sign(x) * (1 - z) / (1 + z)
+"""
+
+WRONG += [
+    Wrong(
+        "sigmoid_is_tanh",
+        NN,
+        "sigmoid",
+        "\ndef sigmoid(x):" + STABLE_TANH,
+        "test_sigmoid",
+        "this looks like tanh",
+    ),
+    Wrong(
+        "tanh_is_sigmoid",
+        NN,
+        "tanh",
+        """
+def tanh(x):
+    return torch.exp(torch.minimum(x, torch.zeros_like(x))) / (1 + torch.exp(-x.abs()))
+""",
+        "test_tanh",
+        "this is the sigmoid",
+    ),
+    Wrong(
+        "tanh_sign_flipped",
+        NN,
+        "tanh",
+        "\ndef tanh(x):" + STABLE_TANH.replace("(1 - z) / (1 + z)", "(z - 1) / (1 + z)"),
+        "test_tanh",
+        "tanh(x) is positive for x > 0",
+    ),
+    Wrong(
+        "tanh_sigmoid_without_2x",
+        NN,
+        "tanh",
+        """
+def tanh(x):
+    z = torch.exp(-x.abs())
+    s = torch.where(x >= 0, 1 / (1 + z), z / (1 + z))
+    return 2 * s - 1
+""",
+        "test_tanh",
+        "check the factors 2",
+    ),
+    Wrong(
+        "relu_min",
+        NN,
+        "relu",
+        "\ndef relu(x):\n    return x.clamp(max=0)\n",
+        "test_relu",
+        "not min(x, 0)",
+    ),
+    Wrong(
+        "relu_abs",
+        NN,
+        "relu",
+        "\ndef relu(x):\n    return x.abs()\n",
+        "test_relu",
+        "absolute value",
+    ),
+    Wrong(
+        "relu_mask",
+        NN,
+        "relu",
+        "\ndef relu(x):\n    return (x > 0).to(x.dtype)\n",
+        "test_relu",
+        "not a 0/1 mask",
+    ),
+    Wrong(
+        "dense_count_bias_per_input",
+        NN,
+        "dense_param_count",
+        dense_count("in_features * out_features + (in_features if bias else 0)"),
+        "test_dense_param_count",
+        "add out_features, not in_features",
+    ),
+    Wrong(
+        "dense_count_added",
+        NN,
+        "dense_param_count",
+        dense_count("in_features + out_features + (out_features if bias else 0)"),
+        "test_dense_param_count",
+        "every input connects to every output",
+    ),
+    Wrong(
+        "dense_count_bias_flag_ignored",
+        NN,
+        "dense_param_count",
+        dense_count("in_features * out_features + out_features"),
+        "test_dense_param_count",
+        "with bias=False there are no biases",
+    ),
+    Wrong(
+        "constants_fc_one_channel",
+        CONV,
+        "param_constants",
+        constants("(32 * 32, 1)", "(5 * 5 * 3, 1)"),
+        "test_param_constants",
+        "sees every value",
+    ),
+    Wrong(
+        "constants_fc_no_bias",
+        CONV,
+        "param_constants",
+        constants("(32 * 32 * 3, 0)", "(5 * 5 * 3, 1)"),
+        "test_param_constants",
+        "a neuron has one bias",
+    ),
+    Wrong(
+        "constants_filter_one_channel",
+        CONV,
+        "param_constants",
+        constants("(32 * 32 * 3, 1)", "(5 * 5, 1)"),
+        "test_param_constants",
+        "spans all 3 channels",
+    ),
+    Wrong(
+        "constants_filter_bias_as_weight",
+        CONV,
+        "param_constants",
+        constants("(32 * 32 * 3, 1)", "(5 * 5 * 3 + 1, 1)"),
+        "test_param_constants",
+        "(weights, biases) = (5·5·3, 1)",
+    ),
+    Wrong(
+        "constants_filter_bias_per_channel",
+        CONV,
+        "param_constants",
+        constants("(32 * 32 * 3, 1)", "(5 * 5 * 3, 3)"),
+        "test_param_constants",
+        "however many input channels it spans",
+    ),
+    Wrong(
+        "constants_filter_no_bias",
+        CONV,
+        "param_constants",
+        constants("(32 * 32 * 3, 1)", "(5 * 5 * 3, 0)"),
+        "test_param_constants",
+        "a filter has one bias",
+    ),
+    Wrong(
+        "constants_bias_per_colour",
+        CONV,
+        "param_constants",
+        constants("(32 * 32, 3)", "(5 * 5 * 3, 1)"),
+        "test_param_constants",
+        "count again",
+    ),
+    Wrong(
+        "constants_not_a_pair",
+        CONV,
+        "param_constants",
+        constants("32 * 32 * 3 + 1", "5 * 5 * 3 + 1"),
+        "test_param_constants",
+        "should be a pair (weights, biases)",
+    ),
+    Wrong(
+        "conv_count_bias_per_input",
+        CONV,
+        "conv_param_count",
+        conv_count("out_channels * in_channels * k_h * k_w + (in_channels if bias else 0)"),
+        "test_conv_param_count",
+        "not per input channel",
+    ),
+    Wrong(
+        "conv_count_no_bias",
+        CONV,
+        "conv_param_count",
+        conv_count("out_channels * in_channels * k_h * k_w"),
+        "test_conv_param_count",
+        "count the biases too",
+    ),
+    Wrong(
+        "conv_count_kernel_once",
+        CONV,
+        "conv_param_count",
+        conv_count("out_channels * in_channels * k_h + (out_channels if bias else 0)"),
+        "test_conv_param_count",
+        "K·K weights per channel, not K",
+    ),
+    Wrong(
+        "conv_count_square_kernel",
+        CONV,
+        "conv_param_count",
+        conv_count("out_channels * in_channels * k_h * k_h + (out_channels if bias else 0)"),
+        "test_conv_param_count",
+        "a (K_h, K_w) kernel has K_h·K_w weights",
+    ),
+    Wrong(
+        "output_size_no_plus_one",
+        CONV,
+        "conv_output_size",
+        OUTPUT_SIZE_CHECKS.format("(in_size + 2 * padding - kernel_size) // stride"),
+        "test_conv_output_size",
+        "don't forget the + 1",
+        off_by_one=True,
+    ),
+    Wrong(
+        "output_size_plus_two",
+        CONV,
+        "conv_output_size",
+        OUTPUT_SIZE_CHECKS.format("(in_size + 2 * padding - kernel_size) // stride + 2"),
+        "test_conv_output_size",
+        "off by one: the formula is",
+        off_by_one=True,
+    ),
+    Wrong(
+        "output_size_rounds_up",
+        CONV,
+        "conv_output_size",
+        OUTPUT_SIZE_CHECKS.format("math.ceil((in_size + 2 * padding - kernel_size) / stride) + 1"),
+        "test_conv_output_size",
+        "round down (⌊·⌋)",
+    ),
+    Wrong(
+        "output_size_stride_divides_all",
+        CONV,
+        "conv_output_size",
+        OUTPUT_SIZE_CHECKS.format("(in_size + 2 * padding - kernel_size + 1) // stride"),
+        "test_conv_output_size",
+        "before the + 1",
+    ),
+    Wrong(
+        "output_size_stride_ignored",
+        CONV,
+        "conv_output_size",
+        OUTPUT_SIZE_CHECKS.format("in_size + 2 * padding - kernel_size + 1"),
+        "test_conv_output_size",
+        "divide (n + 2P − K) by S",
+    ),
+    Wrong(
+        "same_padding_rounded_up",
+        CONV,
+        "same_padding",
+        """
+def same_padding(kernel_size):
+    if kernel_size % 2 == 0:
+        raise ValueError("even")
+    return (kernel_size + 1) // 2
+""",
+        "test_same_padding",
+        "needs P = (K − 1) / 2",
+    ),
+]
+
+
 CORRECT = [
     Correct(
         "sigmoid_minimum_trick",

@@ -136,16 +136,20 @@ def judge_count(got: Any, case: Case) -> Verdict | None:
     )
 
 
+DENSE_COUNT_BIAS_PER_INPUT = "each output unit has one bias: add out_features, not in_features."
+DENSE_COUNT_NO_BIAS = "don't forget the biases: one per output unit."
+DENSE_COUNT_ADDED = "every input connects to every output: in × out weights."
+COUNT_BIAS_FALSE = "with bias=False there are no biases to count."
+
+
 def _dense_count_mistakes(d_in: int, d_out: int, bias: bool) -> list[Mistake]:
     weights = d_in * d_out
     if not bias:
-        return [Mistake("with bias=False there are no biases to count.", weights + d_out)]
+        return [Mistake(COUNT_BIAS_FALSE, weights + d_out)]
     return [
-        Mistake(
-            "each output unit has one bias: add out_features, not in_features.", weights + d_in
-        ),
-        Mistake("don't forget the biases: one per output unit.", weights),
-        Mistake("every input connects to every output: in × out weights.", d_in + d_out + d_out),
+        Mistake(DENSE_COUNT_BIAS_PER_INPUT, weights + d_in),
+        Mistake(DENSE_COUNT_NO_BIAS, weights),
+        Mistake(DENSE_COUNT_ADDED, d_in + d_out + d_out),
     ]
 
 

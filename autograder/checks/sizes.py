@@ -8,7 +8,26 @@ from ._cases import NOT_IMPLEMENTED, Case, Mistake, pair, run_cases
 from ._report import fail, report_pass
 from ._seeds import generator
 from ._student import invoke
-from .dense import judge_count
+from .dense import COUNT_BIAS_FALSE, judge_count
+
+FC_SEES_ALL = "a fully connected neuron sees every value: 32 × 32 pixels × 3 channels."
+FC_BIAS_NOT_WEIGHT = "the bias is not a weight: (weights, biases) = (32·32·3, 1)."
+NEURON_ONE_BIAS = "a neuron has one bias."
+FILTER_SPANS_CHANNELS = "a 5×5 filter on a 3-channel image spans all 3 channels: 5 × 5 × 3 weights."
+FILTER_BIAS_NOT_WEIGHT = "the bias is not a weight: (weights, biases) = (5·5·3, 1)."
+FILTER_BIAS_PER_CHANNEL = "one filter has one bias, however many input channels it spans."
+FILTER_ONE_BIAS = "a filter has one bias."
+COUNT_AGAIN = "count again: (weights, biases) of a single unit."
+NOT_A_PAIR = "should be a pair (weights, biases), like (10, 1)"
+
+CONV_COUNT_CHANNELS = "each filter spans all input channels: C_out × C_in × K_h × K_w weights."
+CONV_COUNT_BIAS_PER_INPUT = "one bias per filter (per output channel), not per input channel."
+CONV_COUNT_ONE_FILTER = (
+    "there are C_out filters, each with C_in × K_h × K_w weights: C_out × C_in × K_h × K_w in all."
+)
+CONV_COUNT_NO_BIAS = "count the biases too: one per output channel."
+CONV_COUNT_KERNEL_K = "a K×K kernel has K·K weights per channel, not K."
+CONV_COUNT_KERNEL_KH = "a (K_h, K_w) kernel has K_h·K_w weights per channel."
 
 
 def check_param_constants(fc_neuron_params: object, conv_filter_params: object) -> None:
@@ -21,13 +40,10 @@ def check_param_constants(fc_neuron_params: object, conv_filter_params: object) 
             fc_neuron_params,
             (3072, 1),
             {
-                (
-                    1024,
-                    1,
-                ): "a fully connected neuron sees every value: 32 × 32 pixels × 3 channels.",
-                (3073, 1): "the bias is not a weight: (weights, biases) = (32·32·3, 1).",
-                (3073, 0): "the bias is not a weight: (weights, biases) = (32·32·3, 1).",
-                (3072, 0): "a neuron has one bias.",
+                (1024, 1): FC_SEES_ALL,
+                (3073, 1): FC_BIAS_NOT_WEIGHT,
+                (3073, 0): FC_BIAS_NOT_WEIGHT,
+                (3072, 0): NEURON_ONE_BIAS,
             },
         ),
         (
@@ -35,22 +51,18 @@ def check_param_constants(fc_neuron_params: object, conv_filter_params: object) 
             conv_filter_params,
             (75, 1),
             {
-                (
-                    25,
-                    1,
-                ): "a 5×5 filter on a 3-channel image spans all 3 channels: 5 × 5 × 3 weights.",
-                (76, 1): "the bias is not a weight: (weights, biases) = (5·5·3, 1).",
-                (76, 0): "the bias is not a weight: (weights, biases) = (5·5·3, 1).",
-                (75, 3): "one filter has one bias, however many input channels it spans.",
-                (75, 0): "a filter has one bias.",
+                (25, 1): FILTER_SPANS_CHANNELS,
+                (76, 1): FILTER_BIAS_NOT_WEIGHT,
+                (76, 0): FILTER_BIAS_NOT_WEIGHT,
+                (75, 3): FILTER_BIAS_PER_CHANNEL,
+                (75, 0): FILTER_ONE_BIAS,
             },
         ),
     ]:
         if not isinstance(got, tuple) or len(got) != 2:
-            fail(name, f"{label} should be a pair (weights, biases), like (10, 1); it is {got!r}.")
+            fail(name, f"{label} {NOT_A_PAIR}; it is {got!r}.")
         if tuple(got) != expected:
-            hint = mistakes.get(tuple(got), "count again: (weights, biases) of a single unit.")
-            fail(name, f"{label} = {got!r} is not right: {hint}")
+            fail(name, f"{label} = {got!r} is not right: {mistakes.get(tuple(got), COUNT_AGAIN)}")
     report_pass(name, 2)
 
 
@@ -59,28 +71,13 @@ def _conv_count_mistakes(c_in, c_out, kernel_size, bias) -> list[Mistake]:
     weights = c_out * c_in * k_h * k_w
     b = c_out if bias else 0
     found = [
-        Mistake(
-            "each filter spans all input channels: C_out × C_in × K_h × K_w weights.",
-            c_out * k_h * k_w + b,
-        ),
-        Mistake("one bias per filter (per output channel), not per input channel.", weights + c_in),
-        Mistake(
-            "there are C_out filters, each with C_in × K_h × K_w weights: "
-            "C_out × C_in × K_h × K_w in all.",
-            c_in * k_h * k_w + b,
-        )
-        if c_out > 1
-        else None,
-        Mistake("count the biases too: one per output channel.", weights) if bias else None,
-        Mistake("with bias=False there are no biases to count.", weights + c_out)
-        if not bias
-        else None,
-        Mistake("a K×K kernel has K·K weights per channel, not K.", c_out * c_in * k_h + b),
-        Mistake(
-            "a (K_h, K_w) kernel has K_h·K_w weights per channel.", c_out * c_in * k_h * k_h + b
-        )
-        if k_h != k_w
-        else None,
+        Mistake(CONV_COUNT_CHANNELS, c_out * k_h * k_w + b),
+        Mistake(CONV_COUNT_BIAS_PER_INPUT, weights + (c_in if bias else 0)),
+        Mistake(CONV_COUNT_ONE_FILTER, c_in * k_h * k_w + b) if c_out > 1 else None,
+        Mistake(CONV_COUNT_NO_BIAS, weights) if bias else None,
+        Mistake(COUNT_BIAS_FALSE, weights + c_out) if not bias else None,
+        Mistake(CONV_COUNT_KERNEL_K, c_out * c_in * k_h + b),
+        Mistake(CONV_COUNT_KERNEL_KH, c_out * c_in * k_h * k_h + b) if k_h != k_w else None,
     ]
     return [m for m in found if m is not None]
 
@@ -120,20 +117,25 @@ def expected_output_size(size: int, kernel: int, stride: int = 1, padding: int =
     return (size + 2 * padding - kernel) // stride + 1
 
 
+SIZE_PADDING_ONCE = "padding goes on both sides: use n + 2P, not n + P."
+SIZE_PLUS_ONE = "off by one: the formula is ⌊(n + 2P − K) / S⌋ + 1 (don't forget the + 1)."
+SIZE_PLUS_TWO = "off by one: the formula is ⌊(n + 2P − K) / S⌋ + 1."
+SIZE_ROUND_DOWN = "round down (⌊·⌋): a window that does not fit is not used."
+SIZE_STRIDE_DIVIDES = "the stride divides (n + 2P − K), before the + 1."
+SIZE_STRIDE_IGNORED = "the stride is ignored: divide (n + 2P − K) by S."
+SHOULD_RAISE = "should raise ValueError for"
+SAME_PADDING_TOTAL = "P is the padding on each side: the two sides together add K − 1."
+SAME_PADDING_ROUNDED_UP = "with stride 1, n + 2P − K + 1 = n needs P = (K − 1) / 2."
+
+
 def _output_size_mistakes(n, k, s, p) -> list[Mistake]:
     return [
-        Mistake("padding goes on both sides: use n + 2P, not n + P.", (n + p - k) // s + 1),
-        Mistake(
-            "off by one: the formula is ⌊(n + 2P − K) / S⌋ + 1 (don't forget the + 1).",
-            (n + 2 * p - k) // s,
-        ),
-        Mistake("off by one: the formula is ⌊(n + 2P − K) / S⌋ + 1.", (n + 2 * p - k) // s + 2),
-        Mistake(
-            "round down (⌊·⌋): a window that does not fit is not used.",
-            -((n + 2 * p - k) // -s) + 1,
-        ),
-        Mistake("the stride divides (n + 2P − K), before the + 1.", (n + 2 * p - k + 1) // s),
-        Mistake("the stride is ignored: divide (n + 2P − K) by S.", n + 2 * p - k + 1),
+        Mistake(SIZE_PADDING_ONCE, (n + p - k) // s + 1),
+        Mistake(SIZE_PLUS_ONE, (n + 2 * p - k) // s),
+        Mistake(SIZE_PLUS_TWO, (n + 2 * p - k) // s + 2),
+        Mistake(SIZE_ROUND_DOWN, -((n + 2 * p - k) // -s) + 1),
+        Mistake(SIZE_STRIDE_DIVIDES, (n + 2 * p - k + 1) // s),
+        Mistake(SIZE_STRIDE_IGNORED, n + 2 * p - k + 1),
     ]
 
 
@@ -192,7 +194,7 @@ def _expect_value_error(name: str, fn: Callable, args: tuple, kwargs: dict, what
     if outcome.error is None:
         fail(
             name,
-            f"{name}({call}) should raise ValueError for {what}, but returned {outcome.value!r}.",
+            f"{name}({call}) {SHOULD_RAISE} {what}, but returned {outcome.value!r}.",
         )
     if outcome.error.is_a("ValueError"):
         return
@@ -200,7 +202,7 @@ def _expect_value_error(name: str, fn: Callable, args: tuple, kwargs: dict, what
         fail(name, NOT_IMPLEMENTED)
     fail(
         name,
-        f"{name}({call}) should raise ValueError for {what}, but raised {outcome.error.type_name}.",
+        f"{name}({call}) {SHOULD_RAISE} {what}, but raised {outcome.error.type_name}.",
     )
 
 
@@ -218,8 +220,8 @@ def check_same_padding(same_padding: Callable, seed: int | None = None) -> None:
             args=(k,),
             expected=(k - 1) // 2,
             mistakes=lambda k=k: [
-                Mistake("P is the padding on each side: the two sides together add K − 1.", k - 1),
-                Mistake("with stride 1, n + 2P − K + 1 = n needs P = (K − 1) / 2.", (k + 1) // 2),
+                Mistake(SAME_PADDING_TOTAL, k - 1),
+                Mistake(SAME_PADDING_ROUNDED_UP, (k + 1) // 2),
             ],
         )
         for k in kernels
