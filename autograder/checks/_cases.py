@@ -7,8 +7,10 @@ function returned, and when no other case contradicts it (a case the student got
 where the misconception would have given a wrong answer, rules it out). A :class:`Retry`
 calls the student's function once more on inputs changed in one way (channels last, no
 bias, ints for pairs, ...): when that call gives the right answer, the change names what
-went wrong, for a crash as for a wrong answer. When nothing explains the answer, the
-message says so plainly and gives what the student needs to reproduce the case.
+went wrong, for a crash as for a wrong answer, unless a known mistake gives that right
+answer on the changed inputs too and may explain the first one (the retry then tells
+nothing apart). When nothing explains the answer, the message says so plainly and gives
+what the student needs to reproduce the case.
 """
 
 import inspect
@@ -76,7 +78,9 @@ class Mistake:
     message by default) so that other cases can confirm or rule it out; ``neutral`` is said
     instead when mistakes with other messages but the same ``neutral`` fit equally well.
     A ``fallback`` (a catch-all such as "the right values in the wrong places") is named
-    only when no specific mistake fits.
+    only when no specific mistake fits. A ``tentative`` one (a wrong size with the right
+    values, which a slip elsewhere gives too) is named only when every other case agrees
+    with it and another wrong answer fits it too, and yields to a retry that succeeds.
     """
 
     message: str
@@ -86,6 +90,7 @@ class Mistake:
     key: str = ""
     neutral: str = ""
     fallback: bool = False
+    tentative: bool = False
 
     def __post_init__(self):
         self.key = self.key or self.message
@@ -120,7 +125,10 @@ class Retry:
     one of ``accepts`` for ``args`` and ``kwargs``, ``message`` says what went wrong.
     ``when_raised``: try it only when the original call raised an error whose message
     contains this text. ``feature``: the cases the hypothesis says the function fails on
-    (one of :attr:`Case.features`); a right answer on such a case rules the retry out."""
+    (one of :attr:`Case.features`); a right answer on such a case rules the retry out.
+    ``rivals``: the known mistakes replayed on the retry's inputs. A right answer there
+    names nothing when one of them gives it too and may still explain the wrong answer:
+    inputs that hide that misconception as well do not tell the two apart."""
 
     message: str
     args: tuple
@@ -129,6 +137,7 @@ class Retry:
     when_raised: str | None = None
     feature: str = "always"
     key: str = ""
+    rivals: Callable[[], list[Mistake]] = list
 
     def __post_init__(self):
         self.key = self.key or self.message
@@ -440,13 +449,17 @@ class Ran:
         return self._mistakes
 
 
+def _empty(value: Any) -> bool:
+    return isinstance(value, torch.Tensor) and value.numel() == 0
+
+
 def _standing(mistake: Mistake, others: list[Ran]) -> int:
     """How the other cases judge ``mistake``: 2 consistent with each, 1 not ruled out by any
     right answer (but another wrong answer has another cause too), 0 ruled out."""
     level = 2
     for ran in others:
         variant = next((m for m in ran.mistakes() if m.key == mistake.key), None)
-        if variant is None:  # the misconception does not apply there: no evidence
+        if variant is None or _empty(ran.value):  # no evidence there
             continue
         if ran.verdict is None:
             if not variant.fits(ran.case.expected):
@@ -454,6 +467,21 @@ def _standing(mistake: Mistake, others: list[Ran]) -> int:
         elif not variant.fits(ran.value):
             level = 1
     return level
+
+
+def _may_name(mistake: Mistake, level: int, others: list[Ran]) -> bool:
+    """A tentative mistake (a wrong size with the right values, which a slip elsewhere gives
+    too) is named only when every other case agrees with it and another wrong answer fits
+    it as well; a catch-all always may be."""
+    if not mistake.tentative or mistake.fallback:
+        return True
+    if level != 2:
+        return False
+    for ran in others:
+        variant = next((m for m in ran.mistakes() if m.key == mistake.key), None)
+        if variant is not None and ran.verdict is not None and variant.fits(ran.value):
+            return True
+    return False
 
 
 def diagnose(runs: list[Ran], index: int) -> str | None:
@@ -467,7 +495,7 @@ def diagnose(runs: list[Ran], index: int) -> str | None:
     others = [r for i, r in enumerate(runs) if i != index and r.answered]
     standing = [(_standing(m, others), m) for m in fitting]
     for level in (2, 1):
-        here = [m for s, m in standing if s == level]
+        here = [m for s, m in standing if s == level and _may_name(m, level, others)]
         specific = [m for m in here if not m.weak and not m.fallback]
         if specific:
             messages = list(dict.fromkeys(m.message for m in specific))
@@ -484,16 +512,41 @@ def diagnose(runs: list[Ran], index: int) -> str | None:
     return None
 
 
-def _retry_succeeds(fn: Callable, retry: Retry, case: Case, normalize, options: dict) -> bool:
+def _retry_answer(fn: Callable, retry: Retry, case: Case, normalize, options: dict) -> Any:
+    """The student's (normalized) answer to ``retry`` when it is one ``retry`` accepts,
+    else None."""
     called = attempt(fn, retry.args, retry.kwargs, inputs_frozen=False, **options)
     if called.raised is not None or called.problem is not None:
-        return False
+        return None
     value = called.value
     if normalize is not None:
         value = normalize(value, case)
         if isinstance(value, Verdict):
-            return False
-    return any(_same(value, accepted) for accepted in retry.accepts)
+            return None
+    return value if any(_same(value, accepted) for accepted in retry.accepts) else None
+
+
+def _confounded(retry: Retry, answer: Any, runs: list[Ran], index: int) -> bool:
+    """Whether a known mistake other than ``retry``'s hypothesis also gives ``answer`` on the
+    retry's inputs and may still explain ``runs[index]``: it fits that wrong answer (or,
+    for a crash or an empty answer, cannot be replayed there, as when the kernel no longer
+    fits) and no right answer elsewhere rules it out."""
+    ran = runs[index]
+    others = [r for i, r in enumerate(runs) if i != index and r.answered]
+    for rival in retry.rivals():
+        if rival.message == retry.message or rival.weak or rival.fallback:
+            continue
+        if not rival.fits(answer):
+            continue
+        here = next((m for m in ran.mistakes() if m.key == rival.key), None)
+        empty = _empty(ran.value)
+        if ran.answered and not empty and (here is None or not here.fits(ran.value)):
+            continue  # a student with that misconception would have answered otherwise
+        if (not ran.answered or empty) and here is not None:
+            continue  # it gives values there: it does not explain a crash or no values
+        if _standing(rival, others) > 0:
+            return True
+    return False
 
 
 def try_retries(
@@ -522,14 +575,15 @@ def try_retries(
         others = [r for i, r in enumerate(runs) if i != index and retry.feature in r.case.features]
         if any(r.answered and r.verdict is None for r in others):
             continue
-        if not _retry_succeeds(fn, retry, ran.case, normalize, options):
+        answer = _retry_answer(fn, retry, ran.case, normalize, options)
+        if answer is None or _confounded(retry, answer, runs, index):
             continue
         confirmed = False
         confirming = next((r for r in others if r.wrong and r.problem is None), None)
         if confirming is not None:
             again = next((t for t in confirming.case.retries() if t.key == retry.key), None)
             if again is not None:
-                if not _retry_succeeds(fn, again, confirming.case, normalize, options):
+                if _retry_answer(fn, again, confirming.case, normalize, options) is None:
                     continue
                 confirmed = True
         succeeded.append((confirmed, retry.message))
@@ -540,6 +594,17 @@ def try_retries(
         if pool:
             return None
     return None
+
+
+def explain_wrong(fn: Callable, runs: list[Ran], index: int, **again) -> str | None:
+    """What explains ``runs[index]``'s wrong answer: the misconception that reproduces it,
+    else a retry that succeeds; a retry first where the misconception is tentative."""
+    ran = runs[index]
+    message = diagnose(runs, index)
+    tentative = any(m.tentative and message in (m.message, m.neutral) for m in ran.mistakes())
+    if message is None or tentative:
+        message = try_retries(fn, runs, index, **again) or message
+    return message
 
 
 def reproduction(name: str, case: Case, names: tuple[str, ...]) -> str:
@@ -604,7 +669,7 @@ def run_cases(
         explanation = explain(ran.raised) or try_retries(fn, runs, first_wrong, **again)
         if explanation:
             fail(name, explanation, where, raised_line(ran.raised))
-        later = explain_later(runs, first_wrong)
+        later = explain_later(runs, first_wrong, lambda i: explain_wrong(fn, runs, i, **again))
         if later is not None:
             index, message = later
             fail(
@@ -624,10 +689,10 @@ def run_cases(
         )
     verdict = ran.verdict
     if verdict.diagnose:
-        message = diagnose(runs, first_wrong) or try_retries(fn, runs, first_wrong, **again)
+        message = explain_wrong(fn, runs, first_wrong, **again)
         if message:
             fail(name, message, where, verdict.evidence)
-        later = explain_later(runs, first_wrong)
+        later = explain_later(runs, first_wrong, lambda i: explain_wrong(fn, runs, i, **again))
         if later is not None:
             index, message = later
             fail(
@@ -640,13 +705,16 @@ def run_cases(
     fail(name, verdict.summary, where, verdict.detail, reproduction(name, ran.case, names))
 
 
-def explain_later(runs: list[Ran], after: int) -> tuple[int, str] | None:
+def explain_later(
+    runs: list[Ran], after: int, explain: Callable[[int], str | None] | None = None
+) -> tuple[int, str] | None:
     """For a first failure nothing explains: the first later case whose wrong answer a
-    misconception explains, and its message."""
+    misconception (``explain(index)``, by default :func:`diagnose`) explains, and its
+    message."""
     for index in range(after + 1, len(runs)):
         ran = runs[index]
         if ran.answered and ran.verdict is not None and ran.verdict.diagnose:
-            message = diagnose(runs, index)
+            message = explain(index) if explain is not None else diagnose(runs, index)
             if message:
                 return index, message
     return None

@@ -12,6 +12,7 @@ Notation, as in the course: ``x: (N, C_in, H, W)``, ``weight: (C_out, C_in, K_h,
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -29,9 +30,9 @@ from ._cases import (
     case_header,
     close,
     describe_call,
-    diagnose,
     expect_tensor,
     explain_later,
+    explain_wrong,
     first_line,
     judge_tensor,
     misplaced,
@@ -303,6 +304,15 @@ def _crop_of(expected: torch.Tensor, shape: tuple | None = None) -> Callable:
     return explains
 
 
+def _size_only(output: torch.Tensor, expected: torch.Tensor) -> bool:
+    """Whether ``output`` differs from ``expected`` only in its size (right where they
+    overlap): a size slip anywhere gives that too, so it names no cause by itself."""
+    if output.shape == expected.shape or output.shape[:-2] != expected.shape[:-2]:
+        return False
+    h, w = (min(a, b) for a, b in zip(output.shape[-2:], expected.shape[-2:], strict=True))
+    return close(output[..., :h, :w], expected[..., :h, :w])
+
+
 def _short_loops(expected: torch.Tensor, filler: torch.Tensor, dh: int, dw: int) -> Callable:
     """A test: right except that the last ``dh`` rows and ``dw`` columns hold ``filler``
     (zeros, or only the bias): loops that stop one short."""
@@ -344,7 +354,8 @@ def conv_mistakes(x, weight, bias, stride, padding, *, module: bool = False) -> 
         if output is None:
             return
         if output.numel() > 0:  # an empty answer would be no evidence
-            found.append(Mistake(message, output, key=key or message))
+            tentative = _size_only(output, expected)
+            found.append(Mistake(message, output, key=key or message, tentative=tentative))
 
     # The kernel.
     add(FLIPPED, conv(weight=weight.flip(-1, -2)))
@@ -352,15 +363,15 @@ def conv_mistakes(x, weight, bias, stride, padding, *, module: bool = False) -> 
         add(KERNEL_TRANSPOSED, conv(weight=weight.transpose(-1, -2)))
     if k_h != k_w:
         add(KERNEL_SIZES_SWAPPED, conv(weight=weight.transpose(-1, -2)), "kernel sizes: .T")
-        if min(k_h, k_w) > 1:
-            reshaped = weight.reshape(c_out, c_in, k_w, k_h)
-            add(KERNEL_SIZES_SWAPPED, conv(weight=reshaped), "kernel sizes: reshape")
+        # listed even where it is the .T (a kernel 1 wide), so that other cases confirm it
+        reshaped = weight.reshape(c_out, c_in, k_w, k_h)
+        add(KERNEL_SIZES_SWAPPED, conv(weight=reshaped), "kernel sizes: reshape")
     # The bias.
     if bias is not None:
         add(BIAS_MISSING, no_bias)
         if c_in > 1:
             add(BIAS_PER_CHANNEL, conv(bias=bias * c_in))
-        if k_h * k_w > 1:
+        if c_in * k_h * k_w > 1:  # with a 1×1 kernel, as once per channel: both are listed
             add(BIAS_INSIDE_SUM, conv(bias=bias * c_in * k_h * k_w))
         if c_out > 1 and w_out == c_out:
             add(BIAS_WRONG_AXIS, no_bias + bias, "bias along W")
@@ -448,10 +459,16 @@ def conv_mistakes(x, weight, bias, stride, padding, *, module: bool = False) -> 
                 size = (n, c_out, h_out + dh, w_out + dw)
                 test = _crop_of(expected, size)
                 found.append(
-                    Mistake(OFF_BY_ONE, explains=test, key=f"size {dh} {dw}", neutral=OUTPUT_SIZE)
+                    Mistake(
+                        OFF_BY_ONE,
+                        explains=test,
+                        key=f"size {dh} {dw}",
+                        neutral=OUTPUT_SIZE,
+                        tentative=True,
+                    )
                 )
     found += [
-        Mistake(OUTPUT_SIZE, explains=_crop_of(expected), fallback=True),
+        Mistake(OUTPUT_SIZE, explains=_crop_of(expected), fallback=True, tentative=True),
         Mistake(NHWC, shape=(n, h_out, w_out, c_out)),
         Mistake(BATCH_MISSING, shape=(c_out, h_out, w_out)),
         Mistake(CHANNELS_NOT_SUMMED, shape=(n, c_out, c_in, h_out, w_out)),
@@ -462,15 +479,24 @@ def conv_mistakes(x, weight, bias, stride, padding, *, module: bool = False) -> 
 
 def _features(x, weight, stride, padding) -> tuple:
     """What the retries may not change by accident: whether S divides H + 2P − K on each
-    axis, and whether the input and the kernel are square."""
+    axis, and whether the input, the kernel and the output are square (a mistake that shows
+    only on a non-square output hides on a square one, whatever the retry changed)."""
     (h, w), (k_h, k_w) = x.shape[-2:], weight.shape[-2:]
     (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
-    return ((h + 2 * p_h - k_h) % s_h == 0, (w + 2 * p_w - k_w) % s_w == 0, h == w, k_h == k_w)
+    h_out, w_out = (h + 2 * p_h - k_h) // s_h + 1, (w + 2 * p_w - k_w) // s_w + 1
+    return (
+        (h + 2 * p_h - k_h) % s_h == 0,
+        (w + 2 * p_w - k_w) % s_w == 0,
+        h == w,
+        k_h == k_w,
+        h_out == w_out,
+    )
 
 
 def _cropped(x, weight, stride, padding, want: tuple, square: bool = False):
     """``x`` with its last rows and columns cut so that :func:`_features` gives ``want``
-    (and the input is square, with ``square``); None when no small cut does."""
+    (None in ``want``: any value), and the input is square with ``square``; None when no
+    small cut does."""
     (h, w), (k_h, k_w) = x.shape[-2:], weight.shape[-2:]
     (p_h, p_w) = pair(padding)
     heights = [a for a in range(h, max(h - 8, 0), -1) if a + 2 * p_h >= k_h]
@@ -479,7 +505,8 @@ def _cropped(x, weight, stride, padding, want: tuple, square: bool = False):
         for b in widths:
             if square and a != b:
                 continue
-            if _features(x[..., :a, :b], weight, stride, padding) == want:
+            got = _features(x[..., :a, :b], weight, stride, padding)
+            if all(w_ is None or w_ == g for w_, g in zip(want, got, strict=True)):
                 return x[..., :a, :b]
     return None
 
@@ -496,12 +523,17 @@ def _conv_shape(x, weight, stride, padding) -> tuple[int, ...]:
 def conv_features(x, weight, bias, stride, padding, pairs: bool) -> frozenset:
     """What a convolution case exercises, in the terms of :func:`conv_retries`' hypotheses."""
     c_out, c_in, k_h, k_w = weight.shape
-    divides_h, divides_w, square_input, square_kernel = _features(x, weight, stride, padding)
+    divides_h, divides_w, square_input, square_kernel, _ = _features(x, weight, stride, padding)
     found = {"always", "no bias" if bias is None else "bias"}
     if bias is not None and c_out > 1:
         found.add("bias of several values")
     if pairs:
         found.add("pairs")
+    for which, value in (("stride", stride), ("padding", padding)):
+        if pair(value)[0] != pair(value)[1]:
+            found.add(f"uneven {which}")
+    if {"uneven stride", "uneven padding"} <= found:
+        found.add("uneven both")
     if not square_kernel:
         found.add("non-square kernel")
     h_out, w_out = _conv_shape(x, weight, stride, padding)[2:]
@@ -527,22 +559,37 @@ def _int_choices(kwargs: dict) -> list[dict]:
     return choices if options else []
 
 
+def _rivals(x, weight, bias, stride, padding) -> list[Mistake]:
+    """The known mistakes on a retry's inputs (none where the reference gives no values)."""
+    expected = _conv(x, weight, bias, stride, padding)
+    if expected is None or expected.numel() == 0:
+        return []
+    return conv_mistakes(x, weight, bias, stride, padding)
+
+
 def conv_retries(x, weight, bias, kwargs: dict) -> list[Retry]:
     """Calls that test one hypothesis about a crash or a wrong answer each: the same case
     with one thing changed (and nothing else, as far as :func:`_features` can tell)."""
     stride, padding = kwargs.get("stride", 1), kwargs.get("padding", 0)
     c_out, c_in, k_h, k_w = weight.shape
     have = _features(x, weight, stride, padding)
+    # a non-square output stays so (a slip that shows only there would hide); a square one
+    # may change
+    have = (*have[:4], None if have[4] else False)
     found: list[Retry] = []
 
     def add(message, feature, x=x, weight=weight, bias=bias, when_raised=None, key="", **changed):
         if x is None:
             return
         call = kwargs | changed
-        expected = _conv(x, weight, bias, call.get("stride", 1), call.get("padding", 0))
+        stride_, padding_ = call.get("stride", 1), call.get("padding", 0)
+        expected = _conv(x, weight, bias, stride_, padding_)
         if expected is not None and expected.numel() > 0:
+            rivals = partial(_rivals, x, weight, bias, stride_, padding_)
             found.append(
-                Retry(message, (x, weight, bias), call, [expected], when_raised, feature, key)
+                Retry(
+                    message, (x, weight, bias), call, [expected], when_raised, feature, key, rivals
+                )
             )
 
     several = "bias of several values"
@@ -552,6 +599,23 @@ def conv_retries(x, weight, bias, kwargs: dict) -> list[Retry]:
     else:
         zeros = torch.zeros(c_out, dtype=weight.dtype, device=weight.device)
         add(BIAS_NONE, "no bias", bias=zeros)
+    uneven = [k for k in ("stride", "padding") if len(set(pair(kwargs.get(k, 0)))) == 2]
+    for which in uneven + (["both"] if len(uneven) == 2 else []):  # a swap undoes a swap
+        swapped = uneven if which == "both" else [which]
+        call = kwargs | {k: pair(kwargs[k])[::-1] for k in swapped}
+        found.append(
+            Retry(
+                PAIR_SWAPPED,
+                (x, weight, bias),
+                call,
+                [_conv(x, weight, bias, stride, padding)],
+                feature=f"uneven {which}",
+                key=f"swapped {which}",
+                rivals=partial(
+                    _rivals, x, weight, bias, call.get("stride", 1), call.get("padding", 0)
+                ),
+            )
+        )
     for choice in _int_choices(kwargs):  # the first that fits, with the same features
         one_s, one_p = pair(choice.get("stride", stride)), pair(choice.get("padding", padding))
         x_ = _cropped(x, weight, one_s, one_p, have)
@@ -563,10 +627,10 @@ def conv_retries(x, weight, bias, kwargs: dict) -> list[Retry]:
         padded = F.pad(weight, (0, big - k_w, 0, big - k_h))  # zeros where the kernel grows
         squares = [("zeros", padded)] + ([("crop", weight[..., :k, :k])] if k > 1 else [])
         for key, square in squares:
-            x_ = _cropped(x, square, stride, padding, (*have[:3], True))
+            x_ = _cropped(x, square, stride, padding, (*have[:3], True, have[4]))
             add(KERNEL_SQUARE_ONLY, "non-square kernel", x=x_, weight=square, key=key)
     if x.shape[-2] != x.shape[-1]:
-        x_ = _cropped(x, weight, stride, padding, (*have[:2], True, have[3]), square=True)
+        x_ = _cropped(x, weight, stride, padding, (*have[:2], True, have[3], None), square=True)
         add(INPUT_SQUARE_ONLY, "non-square input and output", x=x_)
     if not (have[0] and have[1]):
         x_ = _cropped(x, weight, stride, padding, (True, True, *have[2:]))
@@ -692,7 +756,12 @@ CORR2D_MISTAKES = (FLIPPED, KERNEL_TRANSPOSED, KERNEL_SIZES_SWAPPED, LOOP_SHORT,
 def _as_2d(mistake: Mistake) -> Mistake:
     """A conv2d mistake on a (1, 1, H, W) problem, seen on the (H, W) answer of corr2d."""
     message = VALID_SIZE if mistake.message == OUTPUT_SIZE else mistake.message
-    same = {"key": mistake.key, "neutral": mistake.neutral, "fallback": mistake.fallback}
+    same = {
+        "key": mistake.key,
+        "neutral": mistake.neutral,
+        "fallback": mistake.fallback,
+        "tentative": mistake.tentative,
+    }
     if mistake.output is not None:
         return Mistake(message, mistake.output[0, 0], **same)
     test = mistake.explains
@@ -744,6 +813,7 @@ def _corr2d_retries(image: torch.Tensor, kernel: torch.Tensor) -> list[Retry]:
                 {},
                 [_corr(image, kernel[:k, :k])],
                 feature="non-square kernel",
+                rivals=lambda: _corr2d_mistakes(image, kernel[:k, :k]),
             )
         )
     if h != w and min(h, w) >= max(k_h, k_w):
@@ -755,6 +825,7 @@ def _corr2d_retries(image: torch.Tensor, kernel: torch.Tensor) -> list[Retry]:
                 {},
                 [_corr(image[:m, :m], kernel)],
                 feature="non-square input",
+                rivals=lambda: _corr2d_mistakes(image[:m, :m], kernel),
             )
         )
     return found
@@ -913,7 +984,7 @@ def _explain_forward(name: str, runs: list[Ran], index: int, layers: list) -> No
         explanation = try_retries(layer, runs, index, **again)
         if explanation:
             fail(name, explanation, where, raised_line(ran.raised))
-        later = explain_later(runs, index)
+        later = explain_later(runs, index, lambda i: explain_wrong(layer, runs, i, **again))
         if later is not None:
             other, message = later
             fail(
@@ -932,7 +1003,7 @@ def _explain_forward(name: str, runs: list[Ran], index: int, layers: list) -> No
         )
     verdict = ran.verdict
     if verdict.diagnose:
-        message = diagnose(runs, index) or try_retries(layer, runs, index, **again)
+        message = explain_wrong(layer, runs, index, **again)
         if message:
             fail(name, message, where, verdict.evidence)
     fail(name, verdict.summary, where, verdict.detail)
