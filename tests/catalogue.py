@@ -1320,7 +1320,7 @@ def tanh(x):
         "absolute value",
     ),
     Wrong(
-        "relu_mask",
+        "relu_returns_mask",
         NN,
         "relu",
         "\ndef relu(x):\n    return (x > 0).to(x.dtype)\n",
