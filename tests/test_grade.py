@@ -138,11 +138,14 @@ def test_two_workers_agree_with_one_and_keep_the_gradebook_sound(tmp_path):
 
 
 def _cli(*args, **kwargs):
+    # Ctrl-C works whoever started the tests: a shell's background job ignores SIGINT, and
+    # a Python started that way would never raise KeyboardInterrupt.
     return subprocess.Popen(
         [sys.executable, "-m", "autograder.cli", *map(str, args)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         **kwargs,
     )
 

@@ -265,7 +265,7 @@ HOSTILE = {
     # 6. output
     "megabytes-of-output": (
         sigmoid_cell(
-            SIGMOID + "\nprint('x' * 20_000_000)\nfor _ in range(10**5):\n    print('y' * 100)\n"
+            SIGMOID + "\nprint('x' * 20_000_000)\nfor _ in range(20_000):\n    print('y' * 100)\n"
         ),
         {},
     ),

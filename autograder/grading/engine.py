@@ -425,7 +425,7 @@ class Execution:
         self.ends = float("inf")  # set once the child is up: waiting for it is not theirs
         self.started = False  # whether a child for the student's code ever started
         self.grader_failed = False  # a sandbox could not start: not the student's doing
-        self.last_error = ""  # the last error a cell of the student's stopped with
+        self.last_error = ""  # how the student's last failing cell stopped, for the message
 
     def run(self) -> dict[str, CellResult]:
         """Run every step; the verdict on each test cell that was run (or abandoned)."""
@@ -471,6 +471,8 @@ class Execution:
             reply = self.session.run_cell(step.source)
         except SandboxGone as gone:
             cell.outputs = [self._gone_output(gone)]
+            timed_out = isinstance(gone, SandboxTimeout)
+            self.last_error = "at its time limit" if timed_out else "when its process ended"
             self._restart()
             return
         output = reply["output"]
@@ -480,7 +482,7 @@ class Execution:
         if reply["error"] is not None:
             error = reply["error"]
             cell.outputs.append(_error(error.type_name, error.message, reply["traceback"]))
-            self.last_error = f"{error.type_name}: {error.message}"[:300]
+            self.last_error = f"with {error.type_name}: {error.message}"[:300]
             if error.is_a("ImportError") and _unavailable_module(error.message):
                 self.last_error += f" ({UNAVAILABLE_HINT})"
         self.completed.append(step.source)
@@ -510,7 +512,7 @@ class Execution:
             except NameError as error:
                 status, message = Status.ERROR, f"{error}: define it in your cell above this test."
                 if self.last_error:
-                    message += f" An earlier cell stopped with {self.last_error}"
+                    message += f" An earlier cell stopped {self.last_error}."
             except Exception as error:  # the test cell itself went wrong: say what happened
                 status, message = Status.ERROR, f"{type(error).__name__}: {error}"
         points = test.points if status is Status.PASSED else 0.0
