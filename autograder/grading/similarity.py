@@ -46,7 +46,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from .course import Course, write_atomically
-from .engine import Assignment, Unreadable, read_submission
+from .engine import Assignment, Unreadable, read_submission, student_cells
 from .sandbox import Limits
 
 matplotlib.use("Agg")
@@ -103,17 +103,10 @@ class Comparison:
 def own_code(notebook: nbformat.NotebookNode, assignment: Assignment) -> str:
     """A student's code: every code cell that is neither a test cell nor locked, in notebook
     order, each under a comment naming it (comments are not compared)."""
-    parts = []
-    for number, cell in enumerate(notebook.cells, 1):
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-        if (
-            cell.cell_type != "code"
-            or grade_id in assignment.tests
-            or grade_id in assignment.locked
-        ):
-            continue
-        parts.append(f"# ── {grade_id or f'cell {number}'} ──\n{cell.source.rstrip()}\n")
-    return "\n".join(parts)
+    return "\n".join(
+        f"# ── {label} ──\n{source.rstrip()}\n"
+        for label, source in student_cells(notebook, assignment)
+    )
 
 
 def starter_code(released: Path) -> str:
