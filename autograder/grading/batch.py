@@ -83,29 +83,36 @@ def grade_batch(
     started = time.monotonic()
     if Path(submissions).resolve() == course.root:  # the course folder itself: its submitted/
         submissions = course.root / "submitted"
-    assignment = course.prepare(assignment_name)
-    collection = _collect(course, assignment_name, submissions, limits, log)
-    todo, unchanged = _new_or_changed(course, assignment, collection, limits)
-    if scheduler is None:
-        batch_log = _batch_log(course, assignment_name)
-        runners = [
-            Runner(limits, device, _hidden_paths(course, submissions), course.secret(), batch_log)
-            for _ in range(min(workers, len(todo)))
-        ]
-        graded = _grade_in_parallel(course, assignment, todo, runners)
-    else:
-        from .cluster import grade_on_cluster  # imports distributed: only for a cluster
+    # The sandboxes boot (Python and torch imported: seconds) while the gradebook is prepared.
+    runners = (
+        []
+        if scheduler is not None
+        else _runners(course, assignment_name, submissions, workers, limits, device)
+    )
+    try:
+        assignment = course.prepare(assignment_name)
+        collection = _collect(course, assignment_name, submissions, limits, log)
+        todo, unchanged = _new_or_changed(course, assignment, collection, limits)
+        if scheduler is None:
+            for idle in runners[len(todo) :]:  # more workers than notebooks to grade
+                idle.close()
+            graded = _grade_in_parallel(course, assignment, todo, runners[: len(todo)])
+        else:
+            from .cluster import grade_on_cluster  # imports distributed: only for a cluster
 
-        graded = grade_on_cluster(
-            scheduler,
-            assignment,
-            todo,
-            limits=limits,
-            device=device,
-            secret=course.secret(),
-            record=lambda result, fingerprint: _record(course, assignment, result, fingerprint),
-            log=log,
-        )
+            graded = grade_on_cluster(
+                scheduler,
+                assignment,
+                todo,
+                limits=limits,
+                device=device,
+                secret=course.secret(),
+                record=lambda result, fingerprint: _record(course, assignment, result, fingerprint),
+                log=log,
+            )
+    finally:
+        for runner in runners:  # busy ones too: Ctrl-C must not leave sandboxes running
+            runner.close()
     results = course.results(assignment)
     statuses = Counter(str(cell.status) for cells in results.values() for cell in cells)
     outputs = export.write(course, assignment, results)
@@ -151,10 +158,16 @@ def _new_or_changed(
     return todo, unchanged
 
 
-def _batch_log(course: Course, assignment: str) -> Path:
+def _runners(
+    course: Course, assignment: str, submissions: Path, workers: int, limits: Limits, device: str
+) -> list[Runner]:
+    """``workers`` runners, their sandboxes booting; their stderr goes to the batch's log,
+    ``course/logs/<assignment>-<time>.log``."""
     folder = course.root / "logs"
     folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{assignment}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    log = folder / f"{assignment}-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    hidden = _hidden_paths(course, submissions)
+    return [Runner(limits, device, hidden, course.secret(), log) for _ in range(max(1, workers))]
 
 
 def _record(course: Course, assignment: Assignment, result: Graded, fingerprint: str) -> None:
@@ -197,6 +210,4 @@ def _grade_in_parallel(
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
         bar.close()
-        for runner in runners:  # busy ones too: Ctrl-C must not leave sandboxes running
-            runner.close()
     return graded
