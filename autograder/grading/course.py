@@ -189,10 +189,9 @@ class Course:
                 gradebook.find_submission(assignment.name, graded.student)
             except MissingEntry:
                 gradebook.add_submission(assignment.name, graded.student)
+            grades = _grades(gradebook, assignment.name, graded.student)
             for cell in graded.cells:
-                grade = gradebook.find_grade(
-                    cell.grade_id, assignment.name, assignment.name, graded.student
-                )
+                grade = grades[cell.grade_id]
                 grade.auto_score = cell.points
                 grade.needs_manual_grade = False
             gradebook.db.commit()
@@ -250,12 +249,18 @@ class Course:
         except (OSError, ValueError):
             return None
         cells = {c["grade_id"]: CellResult(**c) for c in record["cells"]}
+        grades = _grades(gradebook, assignment.name, student)
         for cell in cells.values():
-            try:
-                grade = gradebook.find_grade(
-                    cell.grade_id, assignment.name, assignment.name, student
-                )
-            except MissingEntry:
-                continue
-            cell.points = float(grade.score)
+            if cell.grade_id in grades:
+                cell.points = float(grades[cell.grade_id].score)
         return [cells[gid] for gid in assignment.tests if gid in cells]
+
+
+def _grades(gradebook: Gradebook, assignment: str, student: str) -> dict:
+    """The gradebook's grades of one student's submission by grade cell (none when it has
+    no submission): one query, not one per cell."""
+    try:
+        notebook = gradebook.find_submission_notebook(assignment, assignment, student)
+    except MissingEntry:
+        return {}
+    return {grade.name: grade for grade in notebook.grades}
