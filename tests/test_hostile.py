@@ -621,27 +621,28 @@ except OSError as error:
 RAW_REPLY = """
 import os, stat
 from autograder.grading import wire
-def _reply_raw(message):
+def _send(data):
     for fd in range(3, 256):
         try:
             if stat.S_ISSOCK(os.fstat(fd).st_mode):
-                os.write(fd, wire.frame(message))
+                os.write(fd, data)
         except OSError:
             pass
+def _reply_raw(message):
+    _send(wire.frame(message))
 """
 OUTPUT_BOMB = RAW_REPLY + (
     "_reply_raw({'output': 'x' * 20_000_000, 'truncated': False, 'error': None, 'traceback': ''})\n"
 )
-SHARED = "_bomb = [0]\nfor _ in range(60):\n    _bomb = [_bomb, _bomb]\n"
+# 20 MB of empty MessagePack arrays inside arrays: 20 million lists, over 1 GB, if read in full.
+ITEMS = (
+    '_inner = b"\\xdd" + (500_000).to_bytes(4, "big") + b"\\x90" * 500_000\n'
+    '_bomb = b"\\xdd" + (40).to_bytes(4, "big") + _inner * 40\n'
+)
 REPLY_BOMB = (
     RAW_REPLY
-    + SHARED
-    + (
-        "def sigmoid(x):\n"
-        "    _reply_raw({'value': _bomb, 'error': None, 'forbidden': [], 'op_count': 0,"
-        " 'args_after': ()})\n"
-        "    os._exit(0)\n"
-    )
+    + ITEMS
+    + "def sigmoid(x):\n    _send(wire.HEADER.pack(len(_bomb)) + _bomb)\n    os._exit(0)\n"
 )
 STOP = "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\nprint('SUPERVISOR STOPPED')\n"
 SLOW = "import time\ntime.sleep(2.5)\n"
