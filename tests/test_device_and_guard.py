@@ -135,6 +135,40 @@ def test_switching_one_watcher_off_around_the_call_leaves_the_other():
     assert "torch's built-in convolution" in watch.forbidden
 
 
+@pytest.fixture(scope="module")
+def custom_op():
+    """An operator of the student's own whose kernel calls F.conv2d (torch runs the kernel
+    from inside the dispatch watcher, where that watcher does not look)."""
+    library = torch.library.Library("student_guard_test", "DEF")
+    library.define("mix(Tensor x, Tensor w) -> Tensor")
+    library.impl("mix", _conv, "CompositeExplicitAutograd")
+    yield torch.ops.student_guard_test.mix
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        lambda x, w: torch._disable_dynamo(_conv)(x, w),
+        lambda x, w: torch.ops.aten.convolution.default(
+            x, w, None, [1, 1], [0, 0], [1, 1], False, [0, 0], 1
+        ),
+        "custom-op",
+    ],
+    ids=["through-a-dynamo-wrapper", "aten-overload", "custom-op-kernel"],
+)
+def test_what_the_profile_hook_passes_over_for_speed_hides_no_call(route, custom_op):
+    route = custom_op if route == "custom-op" else route
+    assert _guard.DISPATCH.co_filename == _guard.__file__  # the watcher's own code, unwrapped
+    x, w = torch.randn(1, 1, 4, 4), torch.randn(1, 1, 2, 2)
+    with watching("convolution") as watch:
+        with torch._C._DisableTorchDispatch():  # the profile hook alone
+            route(x, w)
+    assert any(f.startswith("torch") for f in watch.forbidden), watch.forbidden
+    with watching("convolution") as watch:  # both watchers: the kernel's call is still seen
+        route(x, w)
+    assert watch.forbidden and TAMPERED not in watch.forbidden, watch.forbidden
+
+
 def _pop_the_mode():
     from torch.utils._python_dispatch import _pop_mode
 

@@ -19,11 +19,14 @@ instructor's review of the code (``autograder.grading.review``).
 """
 
 import functools
+import inspect
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import ModuleType
 
 import torch
 from torch.utils._python_dispatch import (
@@ -113,14 +116,40 @@ class _OpWatcher(TorchDispatchMode):
     def __init__(self, watch: Watch, rule: Rule | None):
         super().__init__()
         self.watch, self.rule = watch, rule
+        self.findings: dict = {}  # operator -> what to record (None: allowed), judged once
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        name = _op_name(func)
         self.watch.op_count += 1
-        if self.rule is not None and self.rule.op(name):
+        try:
+            finding = self.findings[func]
+        except KeyError:
+            finding = self.findings[func] = self._finding(func)
+        if finding is not None:
             self.watch.dispatch_hits += 1
-            self.watch.record(f"torch's built-in {name.removeprefix('special_')}")
+            self.watch.record(finding)
         return func(*args, **(kwargs or {}))
+
+    def _finding(self, func) -> str | None:
+        name = _op_name(func)
+        if self.rule is not None and self.rule.op(name):
+            return f"torch's built-in {name.removeprefix('special_')}"
+        return None
+
+
+# The watcher's own code (torch wraps the method; the wrapper's code is shared by others).
+DISPATCH = inspect.unwrap(_OpWatcher.__torch_dispatch__).__code__
+
+
+@dataclass(frozen=True)
+class Quiet:
+    """What the profile hook passes over: "call" events of ``calls`` (the code torch runs
+    for each operator to reach the dispatch watcher, and the watcher itself) and builtins
+    called from ``callers`` (the part of that code that only looks the watcher's rules up:
+    not the wrappers, which pass calls on, so only their ``builtins``)."""
+
+    calls: frozenset = frozenset()
+    callers: frozenset = frozenset()
+    builtins: frozenset = frozenset()  # module functions the wrappers call on their way
 
 
 def _builtin_module(function) -> str:
@@ -132,27 +161,36 @@ def _builtin_module(function) -> str:
     return "" if owner is None else str(getattr(type(owner), "__module__", ""))
 
 
-def _call_watcher(watch: Watch, rule: Rule | None):
+def _call_watcher(watch: Watch, rule: Rule | None, quiet: Quiet = Quiet()):
+    """The profile hook. The calls torch and the dispatch watcher make for each operator
+    (``quiet``, and whatever the watcher calls itself) are not the student's and are passed
+    over quickly: judged, they cost ten times the student's own calls."""
+    calls, callers, harmless = quiet.calls, quiet.callers, quiet.builtins
+
     def profile(frame, event, arg):
         if event == "call":
-            watch.call_count += 1
-            if rule is None:
+            if frame.f_code in calls:
                 return
+        elif event != "c_call" or frame.f_code in callers:
+            return
+        elif frame.f_code in calls and arg in harmless:
+            return
+        back = frame.f_back
+        if back is not None and back.f_code is DISPATCH:
+            return
+        watch.call_count += 1
+        if rule is None:
+            return
+        if event == "call":
             module, name = frame.f_globals.get("__name__", ""), frame.f_code.co_name
             if module == "torch._ops" and name == "__call__":  # torch.ops.aten.<op>(...)
                 overload = frame.f_locals.get("self")
                 module, name = "torch.ops", str(getattr(overload, "__name__", "")).split(".")[0]
-            if isinstance(module, str) and rule.function(module, name):
-                watch.profile_hits += 1
-                watch.record(f"{module}.{name}")
-        elif event == "c_call":
-            watch.call_count += 1
-            if rule is None:
-                return
+        else:
             module, name = _builtin_module(arg), str(getattr(arg, "__name__", ""))
-            if rule.function(module, name):
-                watch.profile_hits += 1
-                watch.record(f"{module}.{name}")
+        if isinstance(module, str) and rule.function(module, name):
+            watch.profile_hits += 1
+            watch.record(f"{module}.{name}")
 
     return profile
 
@@ -173,12 +211,50 @@ def _verify(watch: Watch, rule: Rule, profile) -> None:
 
 
 @functools.cache
-def _warm_up() -> None:
+def _warm_up() -> Quiet:
     """The first call under a dispatch mode imports a good part of torch: do it once,
-    before any profiling (profiled, it takes seconds)."""
+    before any profiling (profiled, it takes seconds). Returns what the profile hook may
+    pass over."""
     with _OpWatcher(Watch(), None):
         for rule in (r for r in RULES.values() if r is not None):
             rule.canary()
+    return _dispatch_path()
+
+
+def _dispatch_path() -> Quiet:
+    """The Python code of torch's own that runs between an operator's call and the dispatch
+    watcher (rule lookups, and the wrappers that lead to it), found by watching one
+    operator."""
+    found, wrappers, called = set(), set(), set()
+    package = os.path.dirname(torch.__file__) + os.sep
+
+    def record(frame, event, arg):
+        if (
+            event == "c_call"
+            and not wrappers
+            and isinstance(getattr(arg, "__self__", None), ModuleType)
+        ):
+            called.add((frame.f_code, arg))
+        if event != "call" or wrappers:
+            return
+        if frame.f_code is DISPATCH:
+            caller = frame.f_back
+            while caller is not None and caller.f_code in found:
+                wrappers.add(caller.f_code)
+                caller = caller.f_back
+            wrappers.add(DISPATCH)
+        elif frame.f_code.co_filename.startswith(package):
+            found.add(frame.f_code)
+
+    one = torch.ones(1)
+    with _OpWatcher(Watch(), None):
+        sys.setprofile(record)
+        try:
+            torch.add(one, one)
+        finally:
+            sys.setprofile(None)
+    on_the_way = frozenset(arg for code, arg in called if code in wrappers)
+    return Quiet(frozenset(found | wrappers), frozenset(found - wrappers | {DISPATCH}), on_the_way)
 
 
 @contextmanager
@@ -190,13 +266,13 @@ def watching(forbid: str | None = None) -> Iterator[Watch]:
     or ``None`` (only count operators and calls). Forbidden calls are recorded, not
     stopped, so the student's code runs as written.
     """
-    _warm_up()
+    quiet = _warm_up()
     watch = Watch()
     rule = RULES.get(forbid)
     if forbid is not None and rule is None:  # the table was emptied
         watch.record(TAMPERED)
     previous_profile = sys.getprofile()
-    profile = _call_watcher(watch, rule)
+    profile = _call_watcher(watch, rule, quiet)
     mode = _OpWatcher(watch, rule)
     sys.setprofile(profile)
     mode.__enter__()
