@@ -135,7 +135,7 @@ def bench_grading() -> None:
         "grade_autograder_s", parallel, f"autograder grade, {os.cpu_count()} workers, same scores"
     )
     report(
-        "grade_speedup", serial / parallel, "grading throughput: autograder / nbgrader (goal >= 4)"
+        "grade_speedup", serial / parallel, "grading throughput: autograder / nbgrader (goal >= 8)"
     )
 
 
