@@ -71,3 +71,25 @@ def test_released_notebook_keeps_the_contract(assignment):
 def test_unknown_assignment_is_a_clear_error(capsys):
     assert main(["release", "no-such-assignment"]) == 2
     assert "no source notebook for no-such-assignment" in capsys.readouterr().err
+
+
+def test_a_new_gradebook_is_stamped_without_the_alembic_script(tmp_path, monkeypatch):
+    """nbgrader runs the `alembic` script to stamp a new gradebook (seconds, and only with
+    the script on PATH); once `release.assignments` is imported (above) the same version is
+    read in process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from nbgrader.api import Gradebook
+    from nbgrader.dbutil import _temp_alembic_ini
+    from sqlalchemy import text
+
+    with _temp_alembic_ini(f"sqlite:///{tmp_path / 'unused.db'}") as ini:
+        script = Path(sys.executable).parent / "alembic"
+        heads = subprocess.run([script, "-c", ini, "heads"], capture_output=True, text=True)
+    assert heads.returncode == 0, heads.stderr
+    monkeypatch.setenv("PATH", str(tmp_path))  # no alembic script to find
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gradebook:
+        stamped = gradebook.db.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert stamped == heads.stdout.split()[0]

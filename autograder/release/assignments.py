@@ -9,16 +9,18 @@ notebook opened anywhere can install the checks it needs.
 
 import copy
 import json
-import os
 import re
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 
 import nbformat
+import nbgrader.api
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.dbutil import ALEMBIC_DIR
 
 from .hosting import BOOK_CONFIG, Hosting
 from .sources import Sources, assignment_notebook
@@ -31,17 +33,26 @@ class ReleaseError(RuntimeError):
     """nbgrader could not generate an assignment; the message carries its log."""
 
 
+def _schema_version() -> str:
+    """The gradebook schema's current version (alembic's head revision for nbgrader's
+    migrations), read in this process."""
+    config = Config()
+    config.set_main_option("script_location", ALEMBIC_DIR)
+    return ScriptDirectory.from_config(config).get_current_head()
+
+
+# nbgrader stamps each new gradebook with its schema version by running the `alembic` script
+# in a subprocess: seconds per gradebook, and only where the script is on PATH (an
+# environment used without activating it). The same answer, from alembic's API.
+nbgrader.api.get_alembic_version = _schema_version
+
+
 def nbgrader_api(
     sources: Sources, release_dir: Path, db_url: str, root: Path | None = None
 ) -> NbGraderAPI:
     """nbgrader's API for ``sources``, releasing into ``release_dir``, with the gradebook
     at ``db_url``; ``root`` (default: the course's) holds ``submitted/`` and
     ``autograded/`` for nbgrader's own autograde."""
-    # nbgrader runs the `alembic` script by name; make this environment's scripts findable
-    # even when the venv is not activated.
-    scripts = str(Path(sys.executable).parent)
-    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
     config = copy.deepcopy(sources.config)  # the course's own stays as its file set it
     config.CourseDirectory.root = str(root or sources.root)
     config.CourseDirectory.source_directory = str(sources.source_dir)
