@@ -83,15 +83,17 @@ def grade_batch(
     started = time.monotonic()
     if Path(submissions).resolve() == course.root:  # the course folder itself: its submitted/
         submissions = course.root / "submitted"
+    collection = collect(submissions, assignment_name, limits.notebook_mb * 2**20)
     # The sandboxes boot (Python and torch imported: seconds) while the gradebook is prepared.
+    wanted = min(workers, len(collection.submissions))
     runners = (
         []
         if scheduler is not None
-        else _runners(course, assignment_name, submissions, workers, limits, device)
+        else _runners(course, assignment_name, submissions, wanted, limits, device)
     )
     try:
         assignment = course.prepare(assignment_name)
-        collection = _collect(course, assignment_name, submissions, limits, log)
+        _store(course, assignment_name, collection, log)
         todo, unchanged = _new_or_changed(course, assignment, collection, limits)
         if scheduler is None:
             for idle in runners[len(todo) :]:  # more workers than notebooks to grade
@@ -127,18 +129,14 @@ def grade_batch(
     )
 
 
-def _collect(
-    course: Course, assignment: str, submissions: Path, limits: Limits, log: Callable
-) -> Collection:
-    """Every student's notebook, each stored in the course's ``submitted/``."""
-    collection = collect(submissions, assignment, limits.notebook_mb * 2**20)
+def _store(course: Course, assignment: str, collection: Collection, log: Callable) -> None:
+    """Say what was collected, and keep each notebook in the course's ``submitted/``."""
     students = sorted(collection.submissions)
     log(f"{len(students)} submission(s) for {assignment}: {', '.join(students) or '(none)'}")
     for problem in collection.problems:
         log(f"  skipped: {problem}")
     for student in students:
         _store_submitted(course, student, assignment, collection.submissions[student].data)
-    return collection
 
 
 def _new_or_changed(
@@ -167,7 +165,7 @@ def _runners(
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / f"{assignment}-{time.strftime('%Y%m%d-%H%M%S')}.log"
     hidden = _hidden_paths(course, submissions)
-    return [Runner(limits, device, hidden, course.secret(), log) for _ in range(max(1, workers))]
+    return [Runner(limits, device, hidden, course.secret(), log) for _ in range(workers)]
 
 
 def _record(course: Course, assignment: Assignment, result: Graded, fingerprint: str) -> None:

@@ -118,7 +118,8 @@ class Course:
             raise CourseError(f"no assignment {assignment!r}: {source} does not exist.")
         stamp = self.root / "release" / assignment / ".source.sha256"
         digest = hashlib.sha256(source.read_bytes()).hexdigest()
-        current = stamp.exists() and stamp.read_text() == digest and self._in_gradebook(assignment)
+        known = self._in_gradebook(assignment)  # first: a gradebook that cannot open says so
+        current = known and stamp.exists() and stamp.read_text() == digest
         if not current:
             try:
                 result = nbgrader_api(
