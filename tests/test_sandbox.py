@@ -151,9 +151,9 @@ def test_crafted_replies_are_refused_before_they_cost_the_grader():
 
     started = time.monotonic()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # 20 MB of empty arrays inside arrays: 20 million lists (over 1 GB) if read in full.
-    inner = b"\xdd" + (500_000).to_bytes(4, "big") + b"\x90" * 500_000
-    bomb = b"\xdd" + (40).to_bytes(4, "big") + inner * 40
+    # 10 MB of empty arrays inside arrays: 10 million lists (over 500 MB) if read in full.
+    inner = b"\xdd" + (50_000).to_bytes(4, "big") + b"\x90" * 50_000
+    bomb = b"\xdd" + (200).to_bytes(4, "big") + inner * 200
     with pytest.raises(wire.FrameError, match="too many items"):
         wire.decode(bomb)
     nested_tuples = b"\xc0"

@@ -32,7 +32,7 @@ KEEP = object()  # what a ``rebuild`` replacement returns to leave an item as it
 # What a reply from the sandbox may hold. ``to_wire`` never nests deeper than 10; a reply
 # that does, or that holds more items than any honest value, was crafted.
 MAX_DEPTH = 32
-MAX_ITEMS = 1_000_000
+MAX_ITEMS = 100_000
 TENSOR, TUPLE, BIG_INTEGER, PICKLED = 1, 2, 3, 4  # our MessagePack extension types
 DTYPES = {
     str(dtype).removeprefix("torch."): dtype
