@@ -34,8 +34,8 @@ KEEP = object()  # what a ``rebuild`` replacement returns to leave an item as it
 MAX_DEPTH = 32
 MAX_ITEMS = 100_000
 TENSOR, TUPLE, BIG_INTEGER, PICKLED = 1, 2, 3, 4  # our MessagePack extension types
-DTYPES = {
-    str(dtype).removeprefix("torch."): dtype
+NAMES = {  # the dtypes a tensor may travel in, by the name it travels under
+    dtype: str(dtype).removeprefix("torch.")
     for dtype in (
         torch.float16,
         torch.bfloat16,
@@ -51,6 +51,7 @@ DTYPES = {
         torch.int64,
     )
 }
+DTYPES = {name: dtype for dtype, name in NAMES.items()}
 DEVICES = ("cpu", "cuda")
 OPTIONS = {"unicode_errors": "surrogatepass"}  # a student's string may hold lone surrogates
 
@@ -60,10 +61,10 @@ class FrameError(RuntimeError):
 
 
 def sendable(tensor: torch.Tensor) -> bool:
-    """Whether a tensor travels as data (its dtype in :data:`DTYPES`, dense, on the CPU or
+    """Whether a tensor travels as data (its dtype in :data:`NAMES`, dense, on the CPU or
     a GPU)."""
     return (
-        str(tensor.dtype).removeprefix("torch.") in DTYPES
+        tensor.dtype in NAMES
         and tensor.layout == torch.strided
         and tensor.device.type in DEVICES
         and not tensor.is_quantized
@@ -80,7 +81,7 @@ def encode(message: Any, objects: bool = False) -> bytes:
         if type(value) is torch.Tensor and sendable(value):
             plain = value.detach().resolve_conj().resolve_neg().cpu().contiguous()
             raw = plain.reshape(-1).view(torch.uint8).numpy().tobytes()
-            header = [str(plain.dtype).removeprefix("torch."), list(plain.shape)]
+            header = [NAMES[plain.dtype], list(plain.shape)]
             return msgpack.ExtType(
                 TENSOR, pack([*header, value.device.type, value.requires_grad, raw])
             )
