@@ -168,12 +168,13 @@ def _call_watcher(watch: Watch, rule: Rule | None, quiet: Quiet = Quiet()):
     calls, callers, harmless = quiet.calls, quiet.callers, quiet.builtins
 
     def profile(frame, event, arg):
-        if event == "call":
-            if frame.f_code in calls:
-                return
-        elif event != "c_call" or frame.f_code in callers:
+        if event != "call" and event != "c_call":
             return
-        elif frame.f_code in calls and arg in harmless:
+        code = frame.f_code
+        if event == "call":
+            if code in calls:
+                return
+        elif code in callers or (code in calls and arg in harmless):
             return
         back = frame.f_back
         if back is not None and back.f_code is DISPATCH:
@@ -182,7 +183,7 @@ def _call_watcher(watch: Watch, rule: Rule | None, quiet: Quiet = Quiet()):
         if rule is None:
             return
         if event == "call":
-            module, name = frame.f_globals.get("__name__", ""), frame.f_code.co_name
+            module, name = frame.f_globals.get("__name__", ""), code.co_name
             if module == "torch._ops" and name == "__call__":  # torch.ops.aten.<op>(...)
                 overload = frame.f_locals.get("self")
                 module, name = "torch.ops", str(getattr(overload, "__name__", "")).split(".")[0]
