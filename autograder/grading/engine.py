@@ -32,6 +32,7 @@ from nbgrader.utils import compute_checksum
 
 from .. import checks
 from ..checks._report import first_line
+from ..checks._score import PartResult
 from ..checks._seeds import secret_cases
 from ..device import using_device
 from .protocol import Opaque, StudentError
@@ -65,16 +66,19 @@ class Status(str, Enum):  # noqa: UP042 (StrEnum needs Python 3.11; the package 
 
 @dataclass
 class CellResult:
-    """The verdict on one graded cell. ``message`` is written for the student."""
+    """The verdict on one graded cell. ``message`` is written for the student; ``parts``
+    (partial credit) are the check's parts, each passed or failed, when the cell has them."""
 
     grade_id: str
     points: float
     max_points: float
     status: Status
     message: str = ""
+    parts: tuple[PartResult, ...] = ()
 
     def __post_init__(self) -> None:
         self.status = Status(self.status)
+        self.parts = tuple(p if isinstance(p, PartResult) else PartResult(**p) for p in self.parts)
 
 
 @dataclass
