@@ -11,9 +11,12 @@
    recorded and the sandbox is restarted, the earlier cells replayed, so the rest of the
    notebook is still graded;
 4. the autograded notebook: the submission with each cell's outputs and each test cell's
-   verdict as nbgrader would record it (an error output scores 0).
+   verdict as nbgrader would record it: an error output scores 0, and the check's
+   ``Score`` is the cell's ``execute_result``, whose number is the points (partial
+   credit, read by the same rules as nbgrader's ``determine_grade``).
 """
 
+import ast
 import builtins
 import importlib
 import io
@@ -21,6 +24,7 @@ import json
 import sys
 import threading
 import time
+import tokenize
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from enum import Enum
@@ -28,13 +32,14 @@ from pathlib import Path
 
 import nbformat
 from nbgrader.api import Gradebook
-from nbgrader.utils import compute_checksum
+from nbgrader.utils import compute_checksum, determine_grade
 
 from .. import checks
 from ..checks._report import first_line
-from ..checks._score import PartResult
+from ..checks._score import PartResult, Score
 from ..checks._seeds import secret_cases
 from ..device import using_device
+from . import untrusted
 from .protocol import Opaque, StudentError
 from .review import Finding, scan
 from .sandbox import (
@@ -246,9 +251,9 @@ def student_cells(notebook: nbformat.NotebookNode, assignment: Assignment) -> li
     return found
 
 
-class _ThreadStdout(io.TextIOBase):
-    """``sys.stdout`` that a thread can point at its own buffer (checks print their
-    success line; several workers judge at once)."""
+class _ThreadStream(io.TextIOBase):
+    """``sys.stdout`` or ``sys.stderr`` that a thread can point at its own buffer (checks
+    print their success line and tables; several workers judge at once)."""
 
     def __init__(self, original):
         self.original, self.local = original, threading.local()
@@ -269,16 +274,18 @@ _install_lock = threading.Lock()
 
 
 @contextmanager
-def _captured_stdout():
+def _captured_output():
+    """This thread's writes to ``sys.stdout`` and ``sys.stderr``, each into its own buffer."""
     with _install_lock:
-        if not isinstance(sys.stdout, _ThreadStdout):
-            sys.stdout = _ThreadStdout(sys.stdout)
-    buffer = io.StringIO()
-    sys.stdout.local.buffer = buffer
+        for stream in ("stdout", "stderr"):
+            if not isinstance(getattr(sys, stream), _ThreadStream):
+                setattr(sys, stream, _ThreadStream(getattr(sys, stream)))
+    printed, warned = io.StringIO(), io.StringIO()
+    sys.stdout.local.buffer, sys.stderr.local.buffer = printed, warned
     try:
-        yield buffer
+        yield printed, warned
     finally:
-        sys.stdout.local.buffer = None
+        sys.stdout.local.buffer = sys.stderr.local.buffer = None
 
 
 # Modules a test cell may get from the student's namespace (``import torch``, ``from torch
@@ -311,8 +318,68 @@ class StudentNamespace(dict):
         return value
 
 
-def _stream(text: str) -> list:
-    return [nbformat.v4.new_output("stream", name="stdout", text=text)] if text else []
+def _stream(text: str, name: str = "stdout") -> list:
+    return [nbformat.v4.new_output("stream", name=name, text=text)] if text else []
+
+
+def _quiet(source: str) -> bool:
+    """Whether IPython shows no value for this cell: its last token is a semicolon
+    (``DisplayHook.semicolon_at_end_of_expression``)."""
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    skip = (tokenize.ENDMARKER, tokenize.NL, tokenize.NEWLINE, tokenize.COMMENT)
+    for token in reversed(tokens):
+        if token.type not in skip:
+            return token.type == tokenize.OP and token.string == ";"
+    return False
+
+
+def _run_test_cell(source: str, label: str, namespace: dict) -> object:
+    """Run a test cell as IPython runs a cell: every statement, and the value of the last
+    one when it is an expression (what IPython displays as the cell's ``execute_result``;
+    None when there is nothing to display)."""
+    tree = ast.parse(source, label)
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr) and not _quiet(source):
+        last = ast.Expression(tree.body.pop().value)
+    scope = {"__builtins__": builtins, "checks": checks}
+    exec(compile(tree, label, "exec"), scope, namespace)
+    return None if last is None else eval(compile(last, label, "eval"), scope, namespace)
+
+
+def _plain(value: object) -> str:
+    """The ``text/plain`` IPython would record for a test cell's value. Only values of
+    plain types are asked for their repr (a stand-in for a student's object never is)."""
+    if isinstance(value, bool | int | float | str | Score):
+        return untrusted.text(repr(value), 10_000)
+    return f"<{type(value).__name__} object>"
+
+
+def _execute_result(value: object, count: int | None) -> nbformat.NotebookNode | None:
+    if value is None:
+        return None
+    data = {"text/plain": _plain(value)}
+    if isinstance(value, Score):  # ours: what Jupyter shows under the cell
+        data["text/html"] = value._repr_html_()
+    return nbformat.v4.new_output("execute_result", data=data, execution_count=count)
+
+
+def _nbgrader_points(outputs: list, test: "TestCell") -> float:
+    """The points nbgrader's ``determine_grade`` gives a test cell with these outputs
+    (ValueError: a value above the cell's points)."""
+    metadata = {"grade": True, "solution": False, "grade_id": test.grade_id}
+    cell = nbformat.v4.new_code_cell(metadata={"nbgrader": metadata | {"points": test.points}})
+    cell.outputs = outputs
+    points, _ = determine_grade(cell)
+    return float(points)
+
+
+def _parts(failure: BaseException) -> tuple[PartResult, ...]:
+    """The parts a failed check reports with its exception, if it does."""
+    parts = getattr(failure, "parts", None) or getattr(getattr(failure, "score", None), "parts", ())
+    return tuple(p for p in parts or () if isinstance(p, PartResult))
 
 
 def _error(ename: str, message: str, traceback: str = "") -> nbformat.NotebookNode:
@@ -409,6 +476,15 @@ def _unavailable_module(message: str) -> bool:
     return any(f"'{name}" in message for name in UNAVAILABLE)
 
 
+GRADER_SCORE = (
+    "the check gave {} points, more than this cell's {:g}: a bug in the grader, not in "
+    "your code; tell your instructor."
+)
+STDERR_SCORES_ZERO = (
+    "this test cell wrote to stderr ({}), and nbgrader gives a test cell that does so no "
+    "points. A warning your code raises while it is checked is the likely cause."
+)
+
 GRADER_FAILED = (
     "not graded yet: the grader could not start a sandbox for this notebook (not your "
     "code's doing); it is graded again on the next run."
@@ -492,21 +568,26 @@ class Execution:
         self.completed.append(step.source)
 
     def _judge(self, step: Step, cell) -> None:
+        """Run a test cell here and score it the way nbgrader's ``determine_grade`` scores
+        the same outputs, so that ``nbgrader autograde`` would give the same points: an
+        error, or anything on stderr, scores 0; otherwise the cell's value (a check's
+        ``Score``, shown as its ``execute_result``) is the points when it is a number
+        (negative: full points; above the cell's points: an error, the grader's own bug);
+        no value or not a number: full points. PASSED only at full points."""
         test = self.assignment.tests[step.grade_id]
         self.session.deadline = self._deadline()
         namespace = StudentNamespace(self.session)
-        status, message, gone = Status.PASSED, "", None
+        status, message, gone, value, parts = None, "", None, None, ()
         keyed = (
             secret_cases(self.runner.secret, self.student, test.grade_id)
             if self.runner.secret
             else nullcontext()
         )
-        with _captured_stdout() as printed, keyed:
+        with _captured_output() as (printed, warned), keyed:
             try:
-                code = compile(step.source, f"<test cell {test.grade_id}>", "exec")
-                exec(code, {"__builtins__": builtins, "checks": checks}, namespace)
+                value = _run_test_cell(step.source, f"<test cell {test.grade_id}>", namespace)
             except checks.CheckFailed as failure:
-                status, message = Status.FAILED, str(failure)
+                status, message, parts = Status.FAILED, str(failure), _parts(failure)
             except SandboxGone as error:
                 gone = error
                 status = Status.TIMEOUT if isinstance(error, SandboxTimeout) else Status.ERROR
@@ -519,16 +600,37 @@ class Execution:
                     message += f" An earlier cell stopped {self.last_error}."
             except Exception as error:  # the test cell itself went wrong: say what happened
                 status, message = Status.ERROR, f"{type(error).__name__}: {error}"
-        points = test.points if status is Status.PASSED else 0.0
-        self.results[test.grade_id] = CellResult(
-            test.grade_id, points, test.points, status, message
-        )
-        cell.outputs = _stream(printed.getvalue())
-        if status is not Status.PASSED:
+        cell.outputs = _stream(printed.getvalue()) + _stream(warned.getvalue(), "stderr")
+        points = 0.0
+        if status is None:  # the cell ran: its outputs decide, as in nbgrader
+            result = _execute_result(value, cell.execution_count)
+            cell.outputs += [result] if result is not None else []
+            points, status, message, parts = self._score(test, cell.outputs, value)
+        else:
             ename = "CheckFailed" if status is Status.FAILED else status.value.capitalize()
             cell.outputs.append(_error(ename, message))
+        self.results[test.grade_id] = CellResult(
+            test.grade_id, points, test.points, status, message, parts
+        )
         if gone is not None:
             self._restart()
+
+    @staticmethod
+    def _score(test: TestCell, outputs: list, value: object) -> tuple:
+        """``(points, status, message, parts)`` of a test cell that ran to its end."""
+        parts = value.parts if isinstance(value, Score) else ()
+        try:
+            points = _nbgrader_points(outputs, test)
+        except (ValueError, KeyError):
+            said = _plain(value)
+            return 0.0, Status.ERROR, GRADER_SCORE.format(said, test.points), parts
+        warned = "".join(o.text for o in outputs if o.get("name") == "stderr")
+        if warned:
+            return 0.0, Status.ERROR, STDERR_SCORES_ZERO.format(first_line(warned)), parts
+        if points >= test.points:
+            return test.points, Status.PASSED, "", parts
+        message = value.message if isinstance(value, Score) and value.message else ""
+        return points, Status.FAILED, message or f"{points:g} of {test.points:g} points.", parts
 
     def _gone_message(self, gone: SandboxGone) -> str:
         if isinstance(gone, SandboxTimeout) and self._out_of_time():
