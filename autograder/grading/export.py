@@ -1,8 +1,9 @@
 """``grades.csv`` and ``cells.csv`` in the course folder, for one assignment.
 
 - ``grades.csv``: ``student_id, score, max_score``, then one column per graded cell.
-- ``cells.csv``: ``student_id, grade_id, points, max_points, status, message`` with the
-  first line of the student-facing message.
+- ``cells.csv``: ``student_id, grade_id, points, max_points, status, message, parts``: the
+  first line of the student-facing message (about the first failing part), and every part
+  of the check as ``✓ name 1/1; ✗ name 0/0.5`` (partial credit).
 """
 
 import csv
@@ -10,6 +11,7 @@ import io
 from pathlib import Path
 
 from ..checks._report import first_line
+from ..checks._score import PartResult
 from .course import Course, write_atomically
 from .engine import Assignment, CellResult
 
@@ -30,8 +32,16 @@ def grades_table(assignment: Assignment, results: dict[str, list[CellResult]]) -
     return rows
 
 
+def _parts(parts: tuple[PartResult, ...]) -> str:
+    """Every part as ``✓ name earned/points``, ``; `` between them."""
+    return "; ".join(
+        f"{p.mark} {p.name} {_number(p.points if p.passed else 0)}/{_number(p.points)}"
+        for p in parts
+    )
+
+
 def cells_table(results: dict[str, list[CellResult]]) -> list[list[str]]:
-    rows = [["student_id", "grade_id", "points", "max_points", "status", "message"]]
+    rows = [["student_id", "grade_id", "points", "max_points", "status", "message", "parts"]]
     for student, cells in sorted(results.items()):
         for c in cells:
             rows.append(
@@ -42,6 +52,7 @@ def cells_table(results: dict[str, list[CellResult]]) -> list[list[str]]:
                     _number(c.max_points),
                     c.status,
                     first_line(c.message),
+                    _parts(c.parts),
                 ]
             )
     return rows
