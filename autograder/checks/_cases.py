@@ -1,20 +1,40 @@
 """The engine every check shares: run the student's function on a list of cases, judge
-each answer, and explain a wrong one by the misconception that reproduces it.
+each answer, score the check part by part, and explain a wrong answer.
 
-A diagnosis is never a guess. A :class:`Mistake` is a replay of one misconception on the
-case's inputs; its message is given only when the replay reproduces what the student's
-function returned, and when no other case contradicts it (a case the student got right,
-where the misconception would have given a wrong answer, rules it out). A :class:`Retry`
-calls the student's function once more on inputs changed in one way (channels last, no
-bias, ints for pairs, ...): when that call gives the right answer, the change names what
-went wrong, for a crash as for a wrong answer, unless a known mistake gives that right
-answer on the changed inputs too and may explain the first one (the retry then tells
-nothing apart). When nothing explains the answer, the message says so plainly and gives
-what the student needs to reproduce the case.
+**Cases and parts.** A check builds :class:`Case` objects (one call of the student's
+function, its inputs, the right answer) and groups them into weighted :class:`Part` s (for a
+convolution: the simple cases, stride, padding, pairs, ...; ``Case.part`` names the part).
+:func:`score_cases` runs every case, judges it, and gives a :class:`~._score.Score`: a part
+passes when all its cases pass. A hidden part (``Part.hidden``) has cases only when the check
+was given a seed; without one it is reported as not run. :func:`report` prints one line when
+every part passed, the points, the table and the message when some did, and raises
+``CheckFailed`` when none did or when a call was a *problem* (a forbidden routine, tampering,
+a stub, an input changed in place), which ends the check at 0 points.
+
+**Explaining a wrong answer.** For the first failing case of each failing part, in order:
+
+1. a known misconception (:class:`Mistake`, a replay of the wrong computation on the case's
+   inputs) whose replay reproduces the answer exactly, and that no other case rules out;
+2. *experiments* (``Experiment``: ``(lab, index) -> Finding | list[Finding] | None``, the
+   shared ones in :mod:`._experiments`): they read which cases passed and failed, look at
+   the wrong values, or call the student's function again through the :class:`Lab` on
+   inputs changed in one way (:class:`Variant`), and state only what they observed, in the
+   student's terms (:class:`Finding`);
+3. a legacy :class:`Retry` that gets the right answer (checks not yet moved to variants);
+4. otherwise the generic message: what is wrong, the failing case and a one-line
+   reproduction.
+
+A replay that is only *tentative* (a size slip) or a catch-all (``fallback``) yields to the
+experiments. Explanations are judged per case: one that holds for the case it explains is
+kept when another case fails for another reason, and the message then says both.
 """
 
+import contextlib
+import dataclasses
 import inspect
-from collections.abc import Callable, Iterable
+import io
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from numbers import Integral
 from typing import Any
@@ -22,8 +42,9 @@ from typing import Any
 import torch
 
 from . import _guard
-from ._report import fail, first_line, report_pass
-from ._student import Raised, invoke, type_name
+from ._report import CheckFailed, fail, first_line, report_pass
+from ._score import PartResult, Score
+from ._student import Raised, StandIn, invoke, type_name
 
 # (rtol, atol) for comparing a student's tensor with the reference, per dtype.
 TOLERANCES = {
@@ -144,15 +165,36 @@ class Retry:
 
 
 @dataclass
+class Variant:
+    """A case's inputs with one *ingredient* taken away (stride 1 for a strided case, bias
+    None for a case with a bias, ...), everything else kept as it was: what an experiment
+    calls the student's function on to see whether that ingredient is what breaks it.
+    ``ingredient``: the key of the feature removed (one of the case's ``features``);
+    ``change``: how the inputs were changed, for the student (``"stride=1"``); ``probe``:
+    a probe to call the function through (a memory layout), as :attr:`Case.probe`."""
+
+    ingredient: str
+    args: tuple
+    kwargs: dict
+    expected: Any
+    change: str = ""
+    probe: Callable | None = None
+
+
+@dataclass
 class Case:
     """One call of the student's function and the answer it must give.
 
-    ``mistakes`` and ``retries`` are called only when the answer is wrong, so building the
-    candidate wrong answers costs nothing when the student is right. ``parts`` names the
-    parts of an answer that is a tuple (``expected`` is then a tuple too). ``setup`` and
-    ``reference`` let a student reproduce the case in one line: the inputs (as Python) and
-    the reference call to compare with. ``features`` name what the case exercises, for
-    :class:`Retry`.
+    ``mistakes``, ``retries`` and ``variants`` are called only when the answer is wrong, so
+    building the candidate wrong answers costs nothing when the student is right. ``parts``
+    names the parts of an answer that is a tuple (``expected`` is then a tuple too). ``setup``
+    and ``reference`` let a student reproduce the case in one line: the inputs (as Python) and
+    the reference call to compare with. ``features`` name what the case exercises (the
+    ingredients experiments locate faults by, and :class:`Retry` features). ``part``: the
+    :class:`Part` the case counts for. ``probe``: a probe (``probe_*`` in a checks module,
+    run beside the student's code) the call goes through, e.g. to give an input in a memory
+    layout that survives only where the student's code runs. ``base``: the part of
+    ``expected`` that a wrong factor does not scale (a bias), for the experiments.
     """
 
     description: str
@@ -167,6 +209,10 @@ class Case:
     setup: str = ""
     reference: str = ""
     features: frozenset = frozenset({"always"})
+    part: str = ""
+    probe: Callable | None = None
+    base: Any = None
+    variants: Callable[[], list[Variant]] = list
 
 
 @dataclass
@@ -242,6 +288,20 @@ def _changed_input(fn: Callable, args: tuple, kwargs: dict, snapshots: list, aft
     return None
 
 
+@contextlib.contextmanager
+def quiet(target: Any) -> Iterator[None]:
+    """Around a check's work when the student's code runs in this process: warnings are
+    dropped and stderr is kept from the cell (nbgrader scores 0 for a test cell with any
+    stderr output before its value). Where the code runs elsewhere (a stand-in) its output
+    stays there, and this process's streams are left alone (grading threads share them)."""
+    if isinstance(target, StandIn):
+        yield
+        return
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        yield
+
+
 @dataclass
 class Called:
     """One call of student code: its value, or the exception it raised, or ``problem``:
@@ -270,9 +330,16 @@ def attempt(
         if check_inputs
         else []
     )
-    outcome = invoke(
-        fn, args, kwargs, forbid=forbid, probe=probe, inference=inference, keep_args=check_inputs
-    )
+    with quiet(fn):
+        outcome = invoke(
+            fn,
+            args,
+            kwargs,
+            forbid=forbid,
+            probe=probe,
+            inference=inference,
+            keep_args=check_inputs,
+        )
     if outcome.error is not None:
         if outcome.error.is_a("NotImplementedError"):
             return Called(raised=outcome.error, problem=NOT_IMPLEMENTED)
@@ -406,11 +473,14 @@ def judge_answer(got: Any, case: Case) -> Verdict | None:
 
 
 def misplaced(expected: torch.Tensor) -> Mistake:
-    """The right values, perhaps in the wrong places: as many values, alike once sorted."""
+    """The right values, perhaps in the wrong places: as many values, alike once sorted, but
+    not in the same order (the right values in the right order are only wrongly shaped)."""
 
     def explains(got: Any) -> bool:
         if not isinstance(got, torch.Tensor) or got.numel() != expected.numel():
             return False
+        if close(got.flatten(), expected.flatten()):
+            return False  # in the right order: only the shape is wrong
         return close(got.flatten().sort().values, expected.flatten().sort().values)
 
     return Mistake(VALUES_MISPLACED, explains=explains, fallback=True)
@@ -724,3 +794,399 @@ def _where(number: int, cases: list[Case], names: tuple[str, ...]) -> str:
     case = cases[number - 1]
     header = case_header(number, len(cases), case.description)
     return f"{header}\n  call: {describe_call(case.args, case.kwargs, names)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Partial credit: parts, experiments, and the scoring engine.
+
+
+@dataclass(frozen=True)
+class Part:
+    """A weighted group of a check's cases, named for the student (``"stride"``); it passes
+    when every case in it passes. ``hidden``: its cases come from the hidden tests' seed, so
+    without a seed it is not run (and reported as such)."""
+
+    name: str
+    points: float
+    hidden: bool = False
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What an experiment showed about a wrong answer, for the student.
+
+    ``sentence``: one or two complete sentences, the observation first and then where to
+    look; it states only what the experiment observed. ``about``: the ingredient or property
+    it concerns (two findings about the same thing are not both said). ``detail``: how the
+    experiment was done and what came back, one line. ``strength``: 2 for a pattern over
+    every case that ran (confirmed by a call), 1 for an extra call on this case, 0 for what
+    the wrong values themselves show."""
+
+    sentence: str
+    about: str
+    detail: str = ""
+    strength: int = 1
+
+
+@dataclass
+class Trial:
+    """What the student's function did on an experiment's inputs."""
+
+    value: Any = None
+    raised: Raised | None = None
+    verdict: Verdict | None = None
+    problem: str | None = None
+
+    @property
+    def answered(self) -> bool:
+        return self.raised is None and self.problem is None
+
+    @property
+    def right(self) -> bool:
+        return self.answered and self.verdict is None
+
+
+Experiment = Callable[["Lab", int], "Finding | list[Finding] | None"]
+
+
+class Lab:
+    """What experiments work with: every case's outcome (``runs``), and the student's function,
+    called again through the same door as the cases (same guard, same probe, same judge) on
+    inputs an experiment chooses. Calls are cached by key and bounded by ``budget`` (a
+    wrong answer costs a few extra calls, never many)."""
+
+    def __init__(
+        self,
+        fn: Callable,
+        runs: list["Ran"],
+        *,
+        options: dict,
+        judge: Callable[[Any, Case], Verdict | None],
+        normalize: Callable[[Any, Case], Any] | None,
+        budget: int = 40,
+    ):
+        self.fn, self.runs, self.options = fn, runs, options
+        self.judge, self.normalize, self.budget = judge, normalize, budget
+        self.calls = 0
+        self._trials: dict[Any, Trial | None] = {}
+        self.notes: dict[Any, Any] = {}  # what experiments keep between cases
+
+    def trial(
+        self,
+        key: Any,
+        like: Case,
+        args: tuple,
+        kwargs: dict,
+        expected: Any,
+        probe: Callable | None = None,
+    ) -> Trial | None:
+        """Call the student's function on ``args``/``kwargs`` and judge the answer against
+        ``expected`` as ``like`` is judged; None when the budget is spent. ``key`` names the
+        call so that an experiment asked again gets the same trial without a new call."""
+        if key in self._trials:
+            return self._trials[key]
+        if self.calls >= self.budget:
+            return None
+        self.calls += 1
+        options = dict(self.options)
+        if probe is not None or "probe" not in options:
+            options["probe"] = probe
+        called = attempt(self.fn, args, kwargs, inputs_frozen=False, **options)
+        trial = Trial(called.value, called.raised, problem=called.problem)
+        if trial.answered:
+            case = dataclasses.replace(like, args=args, kwargs=kwargs, expected=expected)
+            value = called.value if self.normalize is None else self.normalize(called.value, case)
+            if isinstance(value, Verdict):
+                trial.verdict = value
+            else:
+                trial.value, trial.verdict = value, self.judge(value, case)
+        self._trials[key] = trial
+        return trial
+
+    def variant(self, index: int, variant: Variant) -> Trial | None:
+        """The student's answer on ``runs[index]``'s case with ``variant``'s one change."""
+        case = self.runs[index].case
+        return self.trial(
+            ("variant", index, variant.ingredient, variant.change),
+            case,
+            variant.args,
+            variant.kwargs,
+            variant.expected,
+            variant.probe,
+        )
+
+    def variants(self, index: int) -> list[Variant]:
+        """``runs[index]``'s variants (built once)."""
+        key = ("variants", index)
+        if key not in self.notes:
+            self.notes[key] = list(self.runs[index].case.variants())
+        return self.notes[key]
+
+
+@dataclass
+class Explanation:
+    """Why one case went wrong: the first line, the lines under it, and whether it names a
+    cause (a misconception or an experiment's finding) or only says what is wrong."""
+
+    summary: str
+    details: list[str]
+    specific: bool
+
+
+def _findings(lab: Lab, index: int, experiments: Sequence[Experiment]) -> list[Finding]:
+    """What the experiments found about ``runs[index]``: the strongest first, at most one per
+    ``about``, and at most two in all."""
+    found: list[Finding] = []
+    for experiment in experiments:
+        result = experiment(lab, index)
+        if result is None:
+            continue
+        found += [result] if isinstance(result, Finding) else list(result)
+    found.sort(key=lambda f: -f.strength)
+    chosen: list[Finding] = []
+    for finding in found:
+        if all(f.about != finding.about and f.sentence != finding.sentence for f in chosen):
+            chosen.append(finding)
+    return chosen[:2]
+
+
+def explain_case(
+    lab: Lab,
+    index: int,
+    experiments: Sequence[Experiment] = (),
+    explain: Callable[[Raised], str | None] = lambda error: None,
+) -> Explanation | None:
+    """What explains ``lab.runs[index]``'s failure (None when nothing does): a known
+    misconception that reproduces the answer, else the experiments' findings, else a legacy
+    retry, else a tentative misconception."""
+    ran = lab.runs[index]
+    runs = lab.runs
+    weak_message = None
+    if ran.raised is not None:
+        message = explain(ran.raised)
+        if message:
+            return Explanation(message, [raised_line(ran.raised)], True)
+        evidence = raised_line(ran.raised)
+    elif ran.verdict is not None and ran.verdict.diagnose:
+        message = diagnose(runs, index)
+        if message:
+            weak = any(
+                (m.tentative or m.fallback) and message in (m.message, m.neutral)
+                for m in ran.mistakes()
+            )
+            if not weak:
+                return Explanation(message, [ran.verdict.evidence], True)
+            weak_message = message
+        evidence = ran.verdict.evidence
+    else:
+        return None
+    findings = _findings(lab, index, experiments)
+    if findings:
+        summary = " ".join(f.sentence for f in findings)
+        details = [evidence] + [f.detail for f in findings]
+        return Explanation(summary, [d for d in details if d], True)
+    if ran.case.retries is not list:
+        again = {"normalize": lab.normalize, **lab.options}
+        message = try_retries(lab.fn, runs, index, **again)
+        if message:
+            return Explanation(message, [evidence], True)
+    if weak_message:
+        return Explanation(weak_message, [evidence], True)
+    return None
+
+
+def generic(name: str, runs: list["Ran"], index: int, names: tuple[str, ...]) -> Explanation:
+    """What is wrong with ``runs[index]``, when nothing explains why."""
+    ran, total = runs[index], len(runs)
+    if ran.raised is not None:
+        summary = (
+            f"raised {ran.raised.type_name} on case {index + 1} of {total}: "
+            f"{first_line(ran.raised.message)}"
+        )
+        return Explanation(summary, [reproduction(name, ran.case, names)], False)
+    verdict = ran.verdict
+    detail = [verdict.detail] if verdict.diagnose else []
+    return Explanation(verdict.summary, detail + [reproduction(name, ran.case, names)], False)
+
+
+@dataclass
+class Judged:
+    """A check's verdict before it is reported: each part's result, the message about the
+    first failing case (empty when all passed), whether a *problem* ends the check at 0, and
+    how many cases ran."""
+
+    parts: list[PartResult]
+    message: str = ""
+    problem: bool = False
+    cases: int = 0
+
+
+def run_parts(
+    name: str,
+    fn: Callable,
+    cases: Iterable[Case],
+    *,
+    parts: Sequence[Part],
+    names: tuple[str, ...],
+    judge: Callable[[Any, Case], Verdict | None] = judge_answer,
+    normalize: Callable[[Any, Case], Any] | None = None,
+    forbid: str | None = None,
+    inputs_frozen: bool = True,
+    inference: bool = False,
+    explain: Callable[[Raised], str | None] = lambda error: None,
+    experiments: Sequence[Experiment] = (),
+    budget: int = 40,
+) -> Judged:
+    """Run every case (each counts for its ``part``), judge each part, and explain the first
+    failing case of each failing part. Parts with no case (a hidden part without a seed) are
+    reported as not run."""
+    if not callable(fn):
+        fail(name, f"expected a function, got {describe(fn)}.")
+    cases = list(cases)
+    with quiet(fn):
+        return _run_parts(
+            name,
+            fn,
+            cases,
+            parts,
+            names,
+            judge,
+            normalize,
+            forbid,
+            inputs_frozen,
+            inference,
+            explain,
+            experiments,
+            budget,
+        )
+
+
+def _run_parts(
+    name,
+    fn,
+    cases,
+    parts,
+    names,
+    judge,
+    normalize,
+    forbid,
+    inputs_frozen,
+    inference,
+    explain,
+    experiments,
+    budget,
+) -> Judged:
+    options = {"forbid": forbid, "inference": inference}
+    runs: list[Ran] = []
+    for number, case in enumerate(cases, 1):
+        called = attempt(
+            fn, case.args, case.kwargs, inputs_frozen=inputs_frozen, probe=case.probe, **options
+        )
+        ran = Ran(case, called.value, called.raised, problem=called.problem, normalize=normalize)
+        if ran.answered:
+            value = ran.value if normalize is None else normalize(ran.value, case)
+            if isinstance(value, Verdict):
+                ran.verdict = value
+            else:
+                ran.value, ran.verdict = value, judge(value, case)
+        runs.append(ran)
+        if ran.problem is not None:
+            where = "" if ran.problem == NOT_IMPLEMENTED else _where(number, cases, names)
+            message = "\n".join(
+                [f"{name}: {ran.problem}"] + ["  " + line for line in where.splitlines()]
+            )
+            results = [
+                PartResult(p.name, p.points, None if _empty_part(p, cases) else False, ran.problem)
+                for p in parts
+            ]
+            return Judged(results, message, problem=True, cases=len(cases))
+    lab = Lab(fn, runs, options=options, judge=judge, normalize=normalize, budget=budget)
+    explanations: dict[int, Explanation] = {}
+
+    def explanation(index: int) -> Explanation:
+        if index not in explanations:
+            found = explain_case(lab, index, experiments, explain)
+            explanations[index] = found or generic(name, runs, index, names)
+        return explanations[index]
+
+    results = []
+    firsts = []  # the first failing case of each failing part
+    for part in parts:
+        mine = [i for i, c in enumerate(cases) if c.part == part.name]
+        if not mine:
+            results.append(PartResult(part.name, part.points, None))
+            continue
+        failing = [i for i in mine if runs[i].wrong]
+        if not failing:
+            results.append(PartResult(part.name, part.points, True))
+            continue
+        firsts.append(failing[0])
+        results.append(PartResult(part.name, part.points, False, explanation(failing[0]).summary))
+    unassigned = [i for i, c in enumerate(cases) if c.part not in {p.name for p in parts}]
+    if unassigned:
+        raise ValueError(f"cases of no declared part: {[cases[i].part for i in unassigned]}")
+    if not firsts:
+        return Judged(results, cases=len(cases))
+    message = _message(name, runs, sorted(set(firsts)), explanation, cases, names)
+    return Judged(results, message, cases=len(cases))
+
+
+def _empty_part(part: Part, cases: list[Case]) -> bool:
+    return not any(c.part == part.name for c in cases)
+
+
+def _message(name, runs, firsts, explanation, cases, names) -> str:
+    """The check's message: the first failing case and its explanation (or a later failing
+    case's, when only that one is explained), then what else explains other failing cases."""
+    first = firsts[0]
+    lead, said = first, explanation(first)
+    note = ""
+    if not said.specific:
+        for index in firsts[1:]:
+            if explanation(index).specific:
+                lead, said = index, explanation(index)
+                ran = runs[first]
+                went = (
+                    f"it raised {ran.raised.type_name}: {first_line(ran.raised.message)}"
+                    if ran.raised is not None
+                    else ran.verdict.summary
+                )
+                note = f"(Case {first + 1} went wrong first: {went})"
+                break
+    lines = [f"{name}: {said.summary}", _where(lead + 1, cases, names), *said.details]
+    if note:
+        lines.append(note)
+    also = []
+    for index in firsts:
+        if index == lead:
+            continue
+        other = explanation(index)
+        if other.specific and other.summary != said.summary and other.summary not in also:
+            also.append(other.summary)
+            lines.append(f"Also, on case {index + 1} ({cases[index].description}): {other.summary}")
+        if len(also) == 2:
+            break
+    body = [lines[0]] + ["  " + line for text in lines[1:] if text for line in text.splitlines()]
+    return "\n".join(body)
+
+
+def report(name: str, judged: Judged) -> Score:
+    """Print or raise what a student sees, and return the :class:`Score`: every part that ran
+    passed: one line; some passed: the points, every part and the message; none passed, or a
+    problem: ``CheckFailed`` (the message, then every part)."""
+    score = Score(judged.parts, judged.message)
+    ran = [p for p in judged.parts if p.passed is not None]
+    if judged.problem or not any(p.passed for p in ran):
+        raise CheckFailed(f"{judged.message}\n{score.table()}")
+    if all(p.passed for p in ran):
+        report_pass(name, judged.cases)
+        return score
+    print(f"{name}: {float(score):g} of {score.max_points:g} points")
+    print(score.table())
+    print(judged.message)
+    return score
+
+
+def score_cases(name: str, fn: Callable, cases: Iterable[Case], **options) -> Score:
+    """:func:`run_parts`, then :func:`report`: what a check returns."""
+    return report(name, run_parts(name, fn, cases, **options))
