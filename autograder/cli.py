@@ -7,11 +7,15 @@
   the report again from the gradebook and the recorded results.
 - ``autograder export ASSIGNMENT --lms canvas|moodle [--roster FILE]``: the file the
   platform's grade import takes, students matched by the id their submission gave.
+- ``autograder publish ASSIGNMENT --lms canvas --url URL --course-id ID --assignment-id ID
+  [--yes]``: post each matched student's score and feedback page to Canvas through its API
+  (token from ``CANVAS_API_TOKEN``); a dry run unless ``--yes``.
 - ``autograder similarity ASSIGNMENT``: every pair of graded submissions compared;
   ``similarity.html`` and ``similarity.csv``.
 
-Exit status: 0 when the work was done (whatever the students scored), 2 for bad
-arguments or a course folder that cannot be used, 130 when interrupted.
+Exit status: 0 when the work was done (whatever the students scored), 1 when ``publish``
+could not post everything (listed at the end), 2 for bad arguments or a course folder that
+cannot be used, 130 when interrupted.
 """
 
 import argparse
@@ -186,6 +190,22 @@ def _similarity(args: argparse.Namespace) -> int:
     return 0
 
 
+def _publish(args: argparse.Namespace) -> int:
+    from .grading import publish
+
+    course = _course(args, existing=True)
+    outcome = publish.publish(
+        course,
+        args.assignment,
+        args.url,
+        args.course_id,
+        args.assignment_id,
+        yes=args.yes,
+        retry=publish.DEFAULT_RETRY,
+    )
+    return 1 if outcome is not None and outcome.failed else 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from .grading import report
 
@@ -313,6 +333,26 @@ def parser() -> argparse.ArgumentParser:
         help="processes (default: one per core, for a class of 100 submissions or more)",
     )
     similar.set_defaults(run=_similarity)
+    publish = commands.add_parser(
+        "publish",
+        help="post grades and feedback pages to the LMS through its API (dry run unless --yes)",
+    )
+    _course_options(publish)
+    publish.add_argument("--lms", choices=["canvas"], required=True, help="the platform")
+    publish.add_argument(
+        "--url", required=True, help="the Canvas site, e.g. https://canvas.example.edu"
+    )
+    publish.add_argument("--course-id", type=int, required=True, help="the Canvas course's id")
+    publish.add_argument(
+        "--assignment-id", type=int, required=True, help="the Canvas assignment's id"
+    )
+    publish.add_argument(
+        "--yes",
+        action="store_true",
+        help="post (default: a dry run that prints what would be posted). The API token is "
+        "read from the environment variable CANVAS_API_TOKEN",
+    )
+    publish.set_defaults(run=_publish)
     report = commands.add_parser("report", help="write report.html again")
     _course_options(report)
     report.set_defaults(run=_report)
