@@ -6,7 +6,8 @@
 - ``autograder export ASSIGNMENT`` / ``autograder report ASSIGNMENT``: write the CSVs or
   the report again from the gradebook and the recorded results.
 - ``autograder export ASSIGNMENT --lms canvas|moodle [--roster FILE]``: the file the
-  platform's grade import takes, students matched by the id their submission gave.
+  platform's grade import takes, students matched by the id their submission gave; for
+  Moodle also each student's feedback summary and a feedback-files zip.
 - ``autograder publish ASSIGNMENT --lms canvas --url URL --course-id ID --assignment-id ID
   [--yes]``: post each matched student's score and feedback page to Canvas through its API
   (token from ``CANVAS_API_TOKEN``); a dry run unless ``--yes``.
@@ -143,7 +144,9 @@ def _export(args: argparse.Namespace) -> int:
     from .grading import export
 
     if args.lms is None:
-        given = [f for f in ("roster", "output", "column") if getattr(args, f) is not None]
+        given = [
+            f for f in ("roster", "output", "column", "submissions") if getattr(args, f) is not None
+        ]
         if given or args.missing_zero:
             flags = [f"--{f}" for f in given] + (["--missing-zero"] if args.missing_zero else [])
             raise CourseError(f"{', '.join(flags)}: only with --lms canvas or --lms moodle.")
@@ -159,10 +162,12 @@ def _export(args: argparse.Namespace) -> int:
             output=args.output,
             missing_zero=args.missing_zero,
             column=args.column,
+            submissions=args.submissions,
         )
         for line in match.lines():
             print(line)
-        print(f"wrote {path}")
+        for written in [path, *match.also_written]:
+            print(f"wrote {written}")
         return 0
     assignment = course.prepare(args.assignment)
     for path in export.write(course, assignment, course.results(assignment)):
@@ -313,6 +318,13 @@ def parser() -> argparse.ArgumentParser:
     )
     export.add_argument(
         "--output", type=Path, help="file to write (default: <course>/<lms>-<assignment>.csv)"
+    )
+    export.add_argument(
+        "--submissions",
+        type=Path,
+        help="Moodle: its download of the submissions (folder or .zip), whose folder names the "
+        "feedback zip's folders take (default: names Moodle before 4.1 gave, which every "
+        "version reads)",
     )
     export.set_defaults(run=_export)
     similar = commands.add_parser(

@@ -168,7 +168,7 @@ def test_without_a_roster_each_platform_gets_the_columns_its_importer_needs(grad
     out = tmp_path / "moodle.csv"
     assert export(graded["moodle"], "--lms", "moodle", "--output", out) == 0
     table = rows_of(out)
-    assert table[0] == ["Identifier", "Full name", "Grade", "Maximum Grade"]
+    assert table[0] == ["Identifier", "Full name", "Grade", "Maximum Grade", "Feedback comments"]
     assert {r[0]: r[2] for r in table[1:]}["Participant 5501"] == "14"
 
 
@@ -181,10 +181,15 @@ def test_a_moodle_grading_worksheet_round_trips(graded, tmp_path, capsys):
     before, after = rows_of(roster), rows_of(out)
     assert not out.read_bytes().startswith(codecs.BOM_UTF8)  # none in, none out
     assert after[0] == before[0] and len(after) == len(before)
-    grade_at = before[0].index("Grade")
-    assert [r[:grade_at] + r[grade_at + 1 :] for r in after] == [
-        r[:grade_at] + r[grade_at + 1 :] for r in before
-    ]
+    grade_at, comments_at = before[0].index("Grade"), before[0].index("Feedback comments")
+
+    def kept(row: list[str]) -> list[str]:  # all but the grade and the feedback comments
+        return [cell for i, cell in enumerate(row) if i not in (grade_at, comments_at)]
+
+    assert [kept(r) for r in after] == [kept(r) for r in before]
+    comments = {r[0]: r[comments_at] for r in after[1:]}
+    assert comments["Participant 5501"].startswith(f"{ASSIGNMENT}: 14 of 14 points.<br>")
+    assert comments["Participant 5504"] == ""  # no submission: left as it was
     scores = gradebook_scores(graded["moodle"])
     grades = {r[0]: r[grade_at] for r in after[1:]}
     assert {p: number(grades[f"Participant {p}"]) for p in ("5501", "5503")} == {

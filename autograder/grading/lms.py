@@ -11,7 +11,15 @@
   <n>``, ``Grade``; Assignment → "Upload grading worksheet"), or a gradebook export
   (``ID number``, ``Email address``, a column per grade item; Grades → Import → CSV file).
   The number in Moodle's submission folders (``Name_<n>_assignsubmission_file_``) is the
-  participant number of the worksheet.
+  participant number of the worksheet. For Moodle the worksheet's ``Feedback comments`` is
+  filled too, with a short summary per student (score per test cell and per part, the first
+  failing message; Moodle stores the column as HTML, so it is escaped, lines joined by
+  ``<br>``), and a zip for Assignment → "Upload multiple feedback files in a zip" is written
+  beside the CSV: one folder per participant, named as Moodle names it, holding
+  ``feedback.html``. Moodle 4.1 and later name the folders ``Name_<n>_assignsubmission_file``
+  (earlier versions end them with ``_``); both are read, and the zip uses the names the
+  submissions' own folders have (``--submissions``: the download that was graded), else the
+  older form, which every version's upload accepts.
 
 Students are matched by the id collected from the submission: of the roster's id columns,
 the one that matches the most graded students is used, and the summary names it. Scores
@@ -26,14 +34,20 @@ line, and nothing is written; the file is written whole or not at all.
 
 import codecs
 import csv
+import html
 import io
 import re
+import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from nbgrader.api import Gradebook, MissingEntry
 
+from ..checks._report import first_line
+from . import untrusted
+from .collect import MOODLE
 from .course import Course, CourseError, write_atomically
+from .engine import CellResult, Status
 
 PLATFORMS = ("canvas", "moodle")
 CANVAS_FIXED = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -43,6 +57,10 @@ ID_COLUMNS = {
     "moodle": ["Identifier", "ID number", "Email address", "Username", "User ID"],
 }
 PARTICIPANT = re.compile(r"^\s*participant\s+", re.IGNORECASE)
+FEEDBACK_COLUMN = "Feedback comments"  # Moodle's worksheet: the comments feedback plugin
+FEEDBACK_FILE = "feedback.html"  # each participant's file in Moodle's feedback zip
+MESSAGE_CHARS = 200  # what a comment keeps of a check's message
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run such a cell
 
 
 class RosterError(CourseError):
@@ -72,11 +90,14 @@ class Match:
     not_in_roster: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     missing_zero: bool = False
+    comments: int = 0  # feedback comments written (Moodle)
+    also_written: list[Path] = field(default_factory=list)  # e.g. the feedback zip
 
     def lines(self) -> list[str]:
         column = f"column {self.grade_column!r}" + (" (added)" if self.added_column else "")
+        comments = f" and {self.comments} feedback comment(s)" if self.comments else ""
         lines = [
-            f"{self.platform}: {len(self.written)} score(s) written to {column}, "
+            f"{self.platform}: {len(self.written)} score(s){comments} written to {column}, "
             f"students matched by {self.id_column!r}."
         ]
         if self.no_submission:
@@ -320,8 +341,10 @@ def fill_roster(
     scores: Scores,
     missing_zero: bool = False,
     column: str | None = None,
+    comments: dict[str, str] | None = None,
 ) -> tuple[list[list[str]], Match]:
-    """The roster's rows, header first, with this assignment's column filled."""
+    """The roster's rows, header first, with this assignment's column filled (and for a
+    Moodle worksheet, with ``comments`` by student in its feedback comments column)."""
     graded = set(scores.by_student)
     id_index = _id_column(roster, platform, graded)
     students = _student_rows(roster, platform, id_index)
@@ -353,6 +376,13 @@ def fill_roster(
                 rows[index][grade_index] = "0"
                 match.written[student] = "0"
     match.not_in_roster = sorted(graded - set(students))
+    stripped = [c.strip() for c in header]
+    if platform == "moodle" and comments and FEEDBACK_COLUMN in stripped:
+        at = stripped.index(FEEDBACK_COLUMN)
+        for student, index in students.items():
+            if student in comments and student in scores.by_student:
+                rows[index][at] = comments[student]
+                match.comments += 1
     if platform == "canvas" and not added:
         for row in rows:
             possible = row[grade_index].strip()
@@ -369,30 +399,151 @@ def fill_roster(
     return [header, *rows], match
 
 
-def plain_rows(platform: str, assignment: str, scores: Scores) -> tuple[list[list[str]], Match]:
-    """Without a roster: the columns the platform's importer needs, one row per submission."""
+def plain_rows(
+    platform: str, assignment: str, scores: Scores, comments: dict[str, str] | None = None
+) -> tuple[list[list[str]], Match]:
+    """Without a roster: the columns the platform's importer needs, one row per submission
+    (for Moodle with ``comments`` in a feedback comments column)."""
     students = sorted(scores.by_student)
     if platform == "canvas":
         rows = [[*CANVAS_FIXED, assignment], ["Points Possible", "", "", "", "", ""]]
         rows[1][-1] = _number(scores.max_score)
         for student in students:
             name = scores.names.get(student, student)
-            rows.append([name, student, "", "", "", _number(scores.by_student[student])])
+            rows.append([csv_safe(name), student, "", "", "", _number(scores.by_student[student])])
         match = Match(platform, "ID", assignment, added_column=True)
     else:
         rows = [["Identifier", "Full name", "Grade", "Maximum Grade"]]
+        if comments is not None:
+            rows[0].append(FEEDBACK_COLUMN)
         for student in students:
             rows.append(
                 [
                     f"Participant {student}",
-                    scores.names.get(student, student),
+                    csv_safe(scores.names.get(student, student)),
                     _number(scores.by_student[student]),
                     _number(scores.max_score),
                 ]
+                + ([comments.get(student, "")] if comments is not None else [])
             )
         match = Match(platform, "Identifier", "Grade", added_column=True)
+        match.comments = sum(1 for s in students if (comments or {}).get(s))
     match.written = {s: _number(scores.by_student[s]) for s in students}
     return rows, match
+
+
+# -- Moodle's feedback: comments and files -------------------------------------------------
+
+
+def summary(assignment: str, cells: list[CellResult]) -> list[str]:
+    """A short plain-text summary of one student's result, a line each: the total, each test
+    cell's points (and each part's, when the check has parts), the first failing message."""
+    total = sum(c.points for c in cells)
+    most = sum(c.max_points for c in cells)
+    lines = [f"{assignment}: {_number(total)} of {_number(most)} points."]
+    first = None
+    for cell in cells:
+        line = f"{cell.grade_id}: {_number(cell.points)}/{_number(cell.max_points)}"
+        if cell.parts:
+            parts = ", ".join(
+                f"{p.name} {_number(p.points if p.passed else 0)}/{_number(p.points)}"
+                for p in cell.parts
+            )
+            line += f" ({parts})"
+        elif cell.status is not Status.PASSED:
+            line += f" ({cell.status})"
+        lines.append(line)
+        if first is None and cell.points < cell.max_points:
+            failing = next((p for p in cell.parts if p.passed is False and p.message), None)
+            message = failing.message if failing else first_line(cell.message)
+            if message:
+                first = f"First problem, {cell.grade_id}: {message}"
+    if first:
+        lines.append(first)
+    return [untrusted.text(line, MESSAGE_CHARS).replace("\n", " ") for line in lines]
+
+
+def csv_safe(text: str) -> str:
+    """A cell no spreadsheet runs as a formula."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def moodle_comment(lines: list[str]) -> str:
+    """Summary lines as Moodle's comments column takes them: Moodle stores the column as
+    HTML, so the text is escaped and its lines joined by ``<br>``, in one CSV line."""
+    return csv_safe("<br>".join(html.escape(line, quote=False) for line in lines))
+
+
+def submission_folders(source: Path) -> dict[str, str]:
+    """Participant number -> the name of that participant's folder in Moodle's download of
+    the submissions (a folder or a zip): ``Name_<n>_assignsubmission_file`` (Moodle 4.1 and
+    later) or ``..._file_`` (earlier)."""
+    source = Path(source)
+    if source.is_dir():
+        names = [p.name for p in source.iterdir() if p.is_dir() and not p.is_symlink()]
+    elif source.is_file() and zipfile.is_zipfile(source):
+        with zipfile.ZipFile(source) as archive:
+            names = [
+                PurePosixPath(n.replace("\\", "/")).parts[0]
+                for n in archive.namelist()
+                if "/" in n.replace("\\", "/")
+            ]
+    else:
+        raise CourseError(f"--submissions {source}: neither a folder nor a .zip file.")
+    found: dict[str, str] = {}
+    for name in sorted(set(names)):
+        match = MOODLE.match(name)
+        if match and "/" not in name and ".." not in name:
+            found.setdefault(match["id"], name)
+    return found
+
+
+def folder_name(participant: str, full_name: str, folders: dict[str, str]) -> str:
+    """The participant's folder in the feedback zip: the submission's own folder name, else
+    one built as Moodle before 4.1 built them (every version's upload reads it: Moodle takes
+    the participant number from the second ``_``-separated field)."""
+    if participant in folders:
+        return folders[participant]
+    name = re.sub(r"[\x00-\x1f\x7f/\\_:*?\"<>|]+", " ", full_name).strip(" .") or "Participant"
+    return f"{name[:100]}_{participant}_assignsubmission_file_"
+
+
+def write_feedback_zip(
+    course: Course,
+    assignment: str,
+    participants: dict[str, str],
+    folders: dict[str, str],
+    output: Path,
+) -> tuple[int, list[str]]:
+    """Write the zip of ``participants``' (number -> full name) feedback pages; how many went
+    in, and who had no feedback page."""
+    buffer = io.BytesIO()
+    written, missing = 0, []
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for participant in sorted(participants, key=lambda p: (len(p), p)):
+            page = course.feedback(participant, assignment)
+            if not page.is_file():
+                missing.append(participant)
+                continue
+            folder = folder_name(participant, participants[participant], folders)
+            archive.writestr(f"{folder}/{FEEDBACK_FILE}", page.read_bytes())
+            written += 1
+    write_atomically(output, buffer.getvalue())
+    return written, missing
+
+
+def _full_names(roster: "Roster", id_index: int) -> dict[str, str]:
+    """Participant -> full name, from the worksheet's ``Full name`` (or a gradebook export's
+    ``First name`` and ``Last name``)."""
+    header = [c.strip() for c in roster.header]
+    names = {}
+    for row in roster.rows:
+        student = _normal_id(row[id_index], "moodle")
+        if "Full name" in header:
+            names[student] = row[header.index("Full name")]
+        elif "First name" in header and "Last name" in header:
+            names[student] = f"{row[header.index('First name')]} {row[header.index('Last name')]}"
+    return names
 
 
 def _csv(rows: list[list[str]], newline: str, bom: bool) -> bytes:
@@ -409,25 +560,74 @@ def export(
     output: Path | None = None,
     missing_zero: bool = False,
     column: str | None = None,
+    submissions: Path | None = None,
 ) -> tuple[Path, Match]:
-    """Write the platform's import file for ``assignment`` (whole, or not at all)."""
+    """Write the platform's import file for ``assignment`` (whole, or not at all); for Moodle
+    also the feedback zip beside it (folders named as in ``submissions``, Moodle's download
+    of the graded submissions, when given)."""
     if platform not in PLATFORMS:
         raise CourseError(f"unknown platform {platform!r}: one of {', '.join(PLATFORMS)}.")
+    if submissions is not None and platform != "moodle":
+        raise CourseError("--submissions: only with --lms moodle (it names the feedback folders).")
     output = Path(output) if output else course.root / f"{platform}-{assignment}.csv"
     if roster is not None and output.resolve() == Path(roster).resolve():
         raise CourseError(f"--output is the roster {roster} itself; write the copy elsewhere.")
     scores = gradebook_scores(course, assignment)
+    folders = submission_folders(submissions) if submissions is not None else {}
+    comments = None
+    if platform == "moodle":
+        results = course.results(course.prepare(assignment))
+        comments = {
+            student: moodle_comment(summary(assignment, cells))
+            for student, cells in results.items()
+            if student in scores.by_student
+        }
     if roster is None:
-        rows, match = plain_rows(platform, assignment, scores)
+        rows, match = plain_rows(platform, assignment, scores, comments)
         data = _csv(rows, "\n", bom=False)
+        participants = {s: scores.names.get(s, s) for s in scores.by_student}
     else:
         read = read_roster(Path(roster), platform)
-        rows, match = fill_roster(read, platform, assignment, scores, missing_zero, column)
+        rows, match = fill_roster(
+            read, platform, assignment, scores, missing_zero, column, comments
+        )
         data = _csv(rows, read.newline, read.bom)
+        id_index = [c.strip() for c in read.header].index(match.id_column)
+        names = _full_names(read, id_index)
+        participants = {s: names.get(s, s) for s in scores.by_student if s in names}
     if scores.needs_manual:
         match.notes.append(
             f"note: {len(scores.needs_manual)} submission(s) still need manual grading in "
             "formgrader; their scores are as they stand: " + ", ".join(scores.needs_manual)
         )
     write_atomically(output, data)
+    if platform == "moodle":
+        zip_path = output.with_name(f"{output.stem}-feedback.zip")
+        numbered = {s: n for s, n in participants.items() if s.isdigit()}
+        written, missing = write_feedback_zip(course, assignment, numbered, folders, zip_path)
+        match.also_written.append(zip_path)
+        named = "as the submissions' folders" if folders else "Name_<n>_assignsubmission_file_"
+        match.notes.append(
+            f"feedback files: {written} page(s) in {zip_path.name}, folders named {named} "
+            "(Moodle: Assignment → View all submissions → Grading action → Upload multiple "
+            "feedback files in a zip)."
+        )
+        unknown = sorted(set(participants) - set(numbered))
+        if unknown:
+            match.notes.append(
+                f"not Moodle participant numbers, no feedback file ({len(unknown)}): "
+                + ", ".join(unknown)
+            )
+        if folders:
+            unmatched = sorted(set(numbered) - set(folders), key=lambda p: (len(p), p))
+            if unmatched:
+                match.notes.append(
+                    f"no folder of theirs in {submissions} ({len(unmatched)}; named as Moodle "
+                    "before 4.1 named them): " + ", ".join(unmatched)
+                )
+        if missing:
+            match.notes.append(
+                f"no feedback page, no file ({len(missing)}; run `autograder report` or grade "
+                "again): " + ", ".join(missing)
+            )
     return output, match
