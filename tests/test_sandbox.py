@@ -117,7 +117,7 @@ def test_lms_names_give_ids_and_unsafe_or_duplicate_ones_are_reported(tmp_path):
     assert set(found.submissions) == {"42", "77", "alice", "bob"}
     problems = "\n".join(found.problems)
     assert "carol: 2 notebooks" in problems and "'-x' is not a usable student id" in problems
-    assert "readme.ipynb: no student id" in problems
+    assert "'readme.ipynb': no student id" in problems
 
 
 def test_a_sandbox_that_cannot_start_stops_grading_and_records_nothing(tmp_path, monkeypatch):

@@ -10,7 +10,8 @@ Understood layouts:
 Nothing is extracted from a zip: notebooks are read from it in memory, and entries with
 absolute paths, ``..``, links, or duplicate names are reported and skipped. A name from
 which no id can be derived, or two notebooks for one student, is reported and skipped;
-nothing is guessed.
+nothing is guessed. Every name from the folder or zip is quoted safely in messages
+(``untrusted.name``): a file name can hold control sequences meant for a terminal.
 """
 
 import re
@@ -20,6 +21,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+
+from .untrusted import name as quoted
 
 SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 CANVAS = re.compile(r"^.+?(?:_late)?_(?P<id>\d+)_\d+_.+\.ipynb$", re.IGNORECASE)
@@ -57,8 +60,8 @@ def _student_id(parts: tuple[str, ...], assignment: str) -> tuple[str | None, st
         inner = nbgrader or next((p for p in parts[1:-1] if MOODLE.match(p)), None)
         if inner and inner != parts[0] and inner != moodle["id"]:
             return moodle["id"], (
-                f"{'/'.join(parts)}: inside student {moodle['id']}'s Moodle folder but named "
-                f"after {inner!r}; graded as student {moodle['id']} only."
+                f"{quoted('/'.join(parts))}: inside student {moodle['id']}'s Moodle folder but "
+                f"named after {quoted(inner)}; graded as student {moodle['id']} only."
             )
         return moodle["id"], ""
     if len(parts) == 1:
@@ -77,7 +80,7 @@ def _entries_from_folder(root: Path, max_bytes: int) -> tuple[list[Entry], list[
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
         if path.is_symlink():
-            problems.append(f"{relative}: a symbolic link, skipped.")
+            problems.append(f"{quoted(relative)}: a symbolic link, skipped.")
         elif path.is_file():
 
             def read(path=path) -> bytes:
@@ -100,11 +103,11 @@ def _entries_from_zip(archive: zipfile.ZipFile, max_bytes: int) -> tuple[list[En
             continue
         path = PurePosixPath(name.replace("\\", "/"))
         if path.is_absolute() or re.match(r"^[A-Za-z]:", name) or ".." in path.parts:
-            problems.append(f"{name!r} in the zip: a path outside the archive, skipped.")
+            problems.append(f"{quoted(name)} in the zip: a path outside the archive, skipped.")
         elif stat.S_ISLNK(info.external_attr >> 16):
-            problems.append(f"{name!r} in the zip: a symbolic link, skipped.")
+            problems.append(f"{quoted(name)} in the zip: a symbolic link, skipped.")
         elif counts[name] > 1:
-            problems.append(f"{name!r} appears {counts[name]} times in the zip, skipped.")
+            problems.append(f"{quoted(name)} appears {counts[name]} times in the zip, skipped.")
         else:
 
             def read(info=info) -> bytes:
@@ -131,7 +134,8 @@ def collect(source: Path, assignment: str, max_bytes: int) -> Collection:
         for folder in sorted(source.rglob(assignment)):
             if folder.is_dir() and not folder.is_symlink() and not any(folder.glob("*.ipynb")):
                 collection.problems.append(
-                    f"{folder.relative_to(source)}: no notebook in this folder, nothing to grade."
+                    f"{quoted(folder.relative_to(source))}: no notebook in this folder, "
+                    "nothing to grade."
                 )
     elif source.is_file() and zipfile.is_zipfile(source):
         archive = zipfile.ZipFile(source)
@@ -152,12 +156,12 @@ def collect(source: Path, assignment: str, max_bytes: int) -> Collection:
                 collection.problems.append(conflict)
             if student is None:
                 collection.problems.append(
-                    f"{origin}: no student id in this name (expected nbgrader's "
+                    f"{quoted(origin)}: no student id in this name (expected nbgrader's "
                     f"<student>/{assignment}/{assignment}.ipynb, a Canvas or a Moodle export), skipped."
                 )
             elif not SAFE_ID.match(student):
                 collection.problems.append(
-                    f"{origin}: {student!r} is not a usable student id "
+                    f"{quoted(origin)}: {quoted(student)} is not a usable student id "
                     "(letters, digits, . _ @ - only), skipped."
                 )
             else:
@@ -167,7 +171,7 @@ def collect(source: Path, assignment: str, max_bytes: int) -> Collection:
                 named = [n for n in notebooks if n[0].endswith(f"/{assignment}/{assignment}.ipynb")]
                 notebooks = named if len(named) == 1 else notebooks
             if len(notebooks) > 1:
-                origins = ", ".join(origin for origin, _ in notebooks)
+                origins = ", ".join(quoted(origin) for origin, _ in notebooks)
                 collection.problems.append(
                     f"student {student}: {len(notebooks)} notebooks ({origins}); "
                     "keep one and collect again. Skipped."

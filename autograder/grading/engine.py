@@ -128,6 +128,9 @@ class Assignment:
     @classmethod
     def load(cls, db_url: str, name: str, released: Path) -> "Assignment":
         release = nbformat.read(released, as_version=4)
+        # Read as a submission is (read_submission): a test cell a student left as released
+        # has the same checksum whatever characters untrusted.text would change in it.
+        untrusted.clean_data(release, MAX_NESTING)
         checksums = {
             cell.metadata["nbgrader"]["grade_id"]: compute_checksum(cell)
             for cell in release.cells
@@ -163,7 +166,15 @@ class Unreadable(ValueError):
     """The submitted file is not a notebook we can grade; the message says why."""
 
 
+MAX_NESTING = 64  # levels of JSON in a submitted notebook (a real one has about 8)
+
+
 def read_submission(data: bytes, limits: Limits) -> nbformat.NotebookNode:
+    """The submitted bytes as a notebook whose every string (sources, outputs, metadata,
+    keys) is safe text (``untrusted.text``: valid Unicode, control characters shown
+    visibly): what runs, what is recorded and what is shown is this one text. Test
+    cells' checksums stay nbgrader's: the released cells are read the same way
+    (``Assignment.load``)."""
     if not data.strip():
         raise Unreadable("the notebook file is empty.")
     if len(data) > limits.notebook_mb * 2**20:
@@ -181,6 +192,8 @@ def read_submission(data: bytes, limits: Limits) -> nbformat.NotebookNode:
         raise Unreadable(
             f"the file is not valid notebook JSON ({error.msg}, line {error.lineno})."
         ) from None
+    except RecursionError:
+        raise Unreadable(_too_deep()) from None
     if not isinstance(content, dict) or "cells" not in content and "worksheets" not in content:
         raise Unreadable("the file is JSON but not a Jupyter notebook (it has no cells).")
     if content.get("nbformat") != 4:
@@ -189,12 +202,41 @@ def read_submission(data: bytes, limits: Limits) -> nbformat.NotebookNode:
             "Jupyter, save it (format 4) and submit again."
         )
     try:
+        untrusted.clean_data(content, MAX_NESTING)
+    except untrusted.TooDeep:
+        raise Unreadable(_too_deep()) from None
+    try:
         notebook = nbformat.v4.to_notebook_json(content)  # the JSON is parsed once, above
         nbformat.validate(notebook)
     except Exception as error:  # nbformat's ValidationError and friends
         first = first_line(str(error)) or type(error).__name__
         raise Unreadable(f"the notebook is damaged: {first[:200]}") from None
     return notebook
+
+
+def _too_deep() -> str:
+    return (
+        f"its JSON is nested more than {MAX_NESTING} levels deep (a Jupyter notebook has "
+        "about 8): it was not saved by Jupyter."
+    )
+
+
+def grade_id_of(cell) -> str | None:
+    """The cell's nbgrader ``grade_id``, or None (also when the student's metadata is not
+    shaped as nbgrader's)."""
+    metadata = cell.get("metadata")
+    nbgrader = metadata.get("nbgrader") if isinstance(metadata, dict) else None
+    grade_id = nbgrader.get("grade_id") if isinstance(nbgrader, dict) else None
+    return grade_id if isinstance(grade_id, str) else None
+
+
+def _checksum(cell) -> str | None:
+    """nbgrader's checksum of a submitted cell; None when its metadata cannot give one
+    (points that are not a number: then it is not the cell as released)."""
+    try:
+        return compute_checksum(cell)
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError):
+        return None
 
 
 @dataclass
@@ -212,10 +254,10 @@ def plan(
     tampered: dict[str, str] = {}
     steps = []
     for index, cell in enumerate(notebook.cells):
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        grade_id = grade_id_of(cell)
         if grade_id in assignment.tests:
             seen[grade_id] = seen.get(grade_id, 0) + 1
-            if compute_checksum(cell) != assignment.tests[grade_id].checksum:
+            if _checksum(cell) != assignment.tests[grade_id].checksum:
                 tampered.setdefault(
                     grade_id,
                     "this test cell was changed (its code, type or metadata); test cells "
@@ -240,7 +282,7 @@ def student_cells(notebook: nbformat.NotebookNode, assignment: Assignment) -> li
     grade_id, cells the student added as "cell N"; test and locked cells left out."""
     found = []
     for number, cell in enumerate(notebook.cells, 1):
-        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        grade_id = grade_id_of(cell)
         if (
             cell.cell_type != "code"
             or grade_id in assignment.tests
@@ -427,15 +469,24 @@ class Runner:
         return self.sandbox.begin(files)
 
     def grade(self, student: str, data: bytes, assignment: Assignment) -> Graded:
-        """Grade one notebook. Never raises for anything in the submission: a failure of
-        the grader itself becomes an ``error`` on every cell, saying so."""
+        """Grade one notebook. Never raises for anything in the submission. What the
+        student's input caused is the student's result (final): a notebook too deeply
+        nested for the grader (``RecursionError``) says so. Only a failure of the grader's
+        own code is ``the grader failed`` on every cell, not final (graded again)."""
         try:
             with using_device(self.device):  # the checks' references, on the sandboxes' device
                 return self._grade(student, data, assignment)
         except SandboxGone:
             raise
+        except RecursionError:  # nesting in the student's notebook or code, past our bounds
+            message = (
+                "Your notebook could not be graded: its code or data is nested too deeply "
+                "for the grader to read. Simplify the deeply nested expression and submit again."
+            )
+            return Graded(student, assignment.all_cells(Status.ERROR, message), None, message)
         except Exception as error:  # a grader bug must not take the batch down
-            message = f"the grader failed on this notebook ({type(error).__name__}: {error}); tell your instructor."
+            what = untrusted.text(f"{type(error).__name__}: {error}", 300)
+            message = f"the grader failed on this notebook ({what}); tell your instructor."
             return Graded(
                 student, assignment.all_cells(Status.ERROR, message), None, message, final=False
             )
@@ -461,8 +512,32 @@ class Runner:
             notebook,
             seconds=time.monotonic() - started,
             final=not execution.grader_failed,
-            review=scan(student_cells(notebook, assignment)),
+            review=review(student_cells(notebook, assignment)),
         )
+
+
+UNSCANNED = (
+    "this cell could not be scanned ({}): read it yourself; code the scan cannot read "
+    "could hide anything"
+)
+
+
+def review(cells: list[tuple[str, str]]) -> list[Finding]:
+    """``review.scan`` of the student's cells. The scan only lists lines to read (it never
+    changes a score), so when it fails on a student's code (a syntax tree too deep to walk,
+    anything else) that is listed too, for the cell it failed on, never a failure of the
+    grading: the other cells are scanned alone."""
+    try:
+        return scan(cells)
+    except Exception:  # whatever the scan met: find the cells it fails on
+        pass
+    findings: list[Finding] = []
+    for label, source in cells:
+        try:
+            findings += scan([(label, source)])
+        except Exception as error:  # listed as unscanned
+            findings.append(Finding(label, 0, UNSCANNED.format(type(error).__name__), ""))
+    return findings
 
 
 UNAVAILABLE_HINT = (

@@ -5,16 +5,20 @@ Requests are ``{"op": "exec" | "lookup" | "invoke" | "start" | "end", ...}`` (an
 :mod:`autograder.grading.supervisor`); a student object crosses as a handle marker
 ``{"__remote__": n, "name", "type", "callable", "parameters"}`` and comes back here as a
 :class:`Remote`; a value that is not data crosses as ``{"__opaque__": type, "repr"}``.
-Everything read here came from student code: it is cut to size and never trusted.
+Everything read here came from student code: every string in a reply passes through
+:func:`autograder.grading.untrusted.text` once, here (or in ``Session``), cut to its limit,
+so nothing after this point can fail, hang or show a control character because of it.
 """
 
 import inspect
 from typing import Any
 
 from ..checks._student import Outcome, Raised, StandIn
-from . import wire
+from . import untrusted, wire
 
 MESSAGE_CHARS = 2_000  # what the grader keeps of a student's error message
+NAME_CHARS = 200  # of a name or a type's name
+MAX_BASES = 64  # base classes of a student's exception kept
 
 
 class Opaque(StandIn):
@@ -84,18 +88,32 @@ def _signature(parameters: list[tuple[str, int, bool]] | None) -> inspect.Signat
 
 def unwire(session, value: Any) -> Any:
     """A reply's ``value`` with its marker dicts turned into stand-ins that call through
-    ``session``."""
+    ``session``, and every string in it (dict keys too) made safe, whole: a string is data
+    a check may compare, and the reply's size is bounded already (``wire``)."""
 
     def stand_in(marker: Any) -> Any:
-        if isinstance(marker, dict) and "__remote__" in marker:
-            handle = int(marker["__remote__"])
-            name, type_name = str(marker.get("name"))[:200], str(marker.get("type"))[:200]
+        if isinstance(marker, str):
+            return untrusted.text(marker)
+        if not isinstance(marker, dict):
+            return wire.KEEP
+        if "__remote__" in marker:
+            handle = marker["__remote__"]
+            name = untrusted.text(marker.get("name"), NAME_CHARS)
+            type_name = untrusted.text(marker.get("type"), NAME_CHARS)
+            if not isinstance(handle, int) or isinstance(handle, bool):
+                return Opaque(type_name, f"<{type_name} {name} (an unreadable handle)>")
             if marker.get("callable"):
                 return RemoteCallable(session, handle, name, type_name, marker.get("parameters"))
             return Remote(session, handle, name, type_name)
-        if isinstance(marker, dict) and "__opaque__" in marker:
-            return Opaque(str(marker["__opaque__"])[:200], str(marker.get("repr"))[:MESSAGE_CHARS])
-        return wire.KEEP
+        if "__opaque__" in marker:
+            return Opaque(
+                untrusted.text(marker["__opaque__"], NAME_CHARS),
+                untrusted.text(marker.get("repr"), MESSAGE_CHARS),
+            )
+        return {
+            untrusted.text(k) if isinstance(k, str) else k: wire.rebuild(v, stand_in)
+            for k, v in marker.items()
+        }
 
     return wire.rebuild(value, stand_in)
 
@@ -106,14 +124,13 @@ def handle_marker(value: Any) -> Any:
 
 
 def raised(error: Any) -> Raised | None:
-    """The student's exception as reported by the sandbox, cut to size."""
-    if not isinstance(error, dict):
+    """The student's exception as reported by the sandbox, made safe and cut to size."""
+    if error is None:
         return None
-    try:
-        return Raised(
-            str(error["type_name"])[:MESSAGE_CHARS],
-            tuple(str(b)[:MESSAGE_CHARS] for b in error["bases"][:64]),
-            str(error["message"])[:MESSAGE_CHARS],
-        )
-    except (KeyError, TypeError):
+    if not isinstance(error, dict) or not isinstance(error.get("bases"), list | tuple):
         return Raised("Exception", ("Exception",), "unreadable error")
+    return Raised(
+        untrusted.text(error.get("type_name"), MESSAGE_CHARS),
+        tuple(untrusted.text(b, MESSAGE_CHARS) for b in error["bases"][:MAX_BASES]),
+        untrusted.text(error.get("message"), MESSAGE_CHARS),
+    )

@@ -36,8 +36,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from . import wire
-from .protocol import Outcome, handle_marker, raised, unwire
+from . import untrusted, wire
+from .protocol import MESSAGE_CHARS, NAME_CHARS, Outcome, handle_marker, raised, unwire
 
 PACKAGE = Path(__file__).resolve().parent.parent  # the autograder package
 PROGRAM = "autograder.grading.supervisor"  # what runs inside
@@ -409,13 +409,14 @@ class Session:
         """Run one cell: its output (cut here to the output limit, whatever the sandbox
         sent), the error it raised and its traceback."""
         reply = self.request({"op": "exec", "source": source})
-        output = str(reply.get("output", ""))
+        output = reply.get("output")
+        output = output if isinstance(output, str) else ""
         limit = self.sandbox.limits.output_kb * 1024
-        return {
-            "output": output[:limit],
+        return {  # every string made safe here, once (untrusted.text)
+            "output": untrusted.text(output[:limit]),
             "truncated": bool(reply.get("truncated")) or len(output) > limit,
             "error": raised(reply.get("error")),
-            "traceback": str(reply.get("traceback", ""))[:TRACEBACK_CHARS],
+            "traceback": untrusted.text(reply.get("traceback", ""), TRACEBACK_CHARS),
         }
 
     def lookup(self, name: str) -> tuple[str, Any]:
@@ -423,7 +424,7 @@ class Session:
         reply = self.request({"op": "lookup", "name": name})
         kind = reply.get("kind")
         if kind == "module":
-            return kind, str(reply.get("module"))
+            return kind, untrusted.text(reply.get("module"), NAME_CHARS)
         if kind == "value":
             return kind, self._unwire(reply.get("value"))
         return "undefined", None
@@ -444,7 +445,9 @@ class Session:
         return Outcome(
             value=self._unwire(reply.get("value")),
             error=raised(reply.get("error")),
-            forbidden=[str(f) for f in forbidden] if isinstance(forbidden, list) else [],
+            forbidden=[untrusted.text(f, MESSAGE_CHARS) for f in forbidden]
+            if isinstance(forbidden, list)
+            else [],
             op_count=_count(reply.get("op_count")),
             call_count=_count(reply.get("call_count")),
             args_after=tuple(args_after) if isinstance(args_after, tuple | list) else (),

@@ -48,6 +48,7 @@ from markupsafe import Markup
 from .course import Course, write_atomically
 from .engine import Assignment, Unreadable, read_submission, student_cells
 from .sandbox import Limits
+from .untrusted import name as quoted
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -127,7 +128,7 @@ def graded_code(course: Course, assignment: Assignment) -> tuple[dict[str, str],
         try:
             notebook = read_submission(path.read_bytes(), Limits())
         except Unreadable as error:
-            skipped.append(f"{student}: {error}")
+            skipped.append(f"{quoted(student)}: {error}")
             continue
         codes[student] = own_code(notebook, assignment)
     return codes, skipped

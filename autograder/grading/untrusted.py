@@ -51,3 +51,35 @@ def name(value: object, limit: int = 200) -> str:
     """A name from outside (a file or folder in a submissions zip, a student id) for a
     message: safe as :func:`text`, on one line, quoted as Python would."""
     return repr(text(value, limit).replace("\n", "\u2424"))
+
+
+class TooDeep(ValueError):
+    """Data nested deeper than allowed (a submitted notebook's JSON)."""
+
+
+def clean_data(value: object, max_depth: int) -> None:
+    """Make every string in ``value`` (nested dicts and lists, as JSON gives them; keys
+    included) safe as :func:`text`, in place, with no limit: the structure is kept. One
+    pass without recursion, linear in the data's size; :class:`TooDeep` when containers
+    are nested more than ``max_depth`` levels."""
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        container, depth = stack.pop()
+        if depth > max_depth:
+            raise TooDeep(f"nested more than {max_depth} levels deep")
+        if isinstance(container, dict):
+            for key, item in list(container.items()):
+                if isinstance(item, str):
+                    item = text(item)
+                elif isinstance(item, dict | list):
+                    stack.append((item, depth + 1))
+                if isinstance(key, str) and (safe := text(key)) != key:
+                    del container[key]
+                    key = safe
+                container[key] = item
+        elif isinstance(container, list):
+            for index, item in enumerate(container):
+                if isinstance(item, str):
+                    container[index] = text(item)
+                elif isinstance(item, dict | list):
+                    stack.append((item, depth + 1))
