@@ -1,10 +1,13 @@
 """Units of the grader: the wire format refuses code, the sandbox command hides what it must,
 the sandbox runs student code and answers with data, and collection derives ids safely."""
 
+import io
+import json
 import os
 import pickle
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -15,11 +18,14 @@ import torch
 from autograder.grading import wire
 from autograder.grading.collect import collect
 from autograder.grading.sandbox import (
+    DEVICES,
+    HOST_UID,
     Limits,
     Sandbox,
     SandboxTimeout,
     _bwrap_command,
     bubblewrap,
+    processes,
     visible,
 )
 
@@ -70,6 +76,7 @@ def test_the_sandbox_sees_an_allow_list_mounted_after_its_private_tmp(tmp_path):
     command = _bwrap_command(Limits(), [tmp_path], "cpu")
     assert ["--ro-bind", "/", "/"] not in [command[i : i + 3] for i in range(len(command))]
     binds = [command[i + 2] for i, arg in enumerate(command) if arg in ("--ro-bind", "--symlink")]
+    binds = [b for b in binds if not b.startswith("/dev/")]  # /dev's links: see below
     assert set(binds) == {str(p) for p in visible("cpu")}
     assert not [b for b in binds if b.startswith(("/root/.ssh", "/home", "/srv", "/var", "/opt"))]
     assert command.index("/tmp") < min(command.index(b) for b in binds)
@@ -217,3 +224,360 @@ def test_a_script_run_from_tmp_does_not_cover_the_private_tmp(monkeypatch, tmp_p
     shown = set(visible("cpu"))
     assert not shown & {Path("/tmp"), Path("/dev/shm"), Path("/")}
     assert tmp_path in shown or any(p in tmp_path.parents for p in shown)
+
+
+# -- what a child can write, and whose it is (issue 21, principle 3) -------------------------------
+
+needs_bubblewrap = pytest.mark.skipif(
+    bubblewrap() is None, reason="needs bubblewrap (installed by `make test`)"
+)
+
+# Run in a child: everything in the sandbox it could write. From the mount table: every
+# mount that is not read-only, every mount where devices work; from /proc (a read-write
+# mount whose files check access themselves): every file of another process or of the
+# kernel that it can write by trying (writing back what it read); and every folder and file
+# of the read-write mounts.
+WRITABLE = r"""
+import json, os, stat
+ADD_KEY, KEYCTL = {"x86_64": (248, 250), "aarch64": (217, 219)}[os.uname().machine]
+def _mounts():
+    for line in open("/proc/self/mountinfo"):
+        fields = line.split()
+        point, options = fields[4], fields[5].split(",")
+        fstype = fields[fields.index("-") + 1]
+        yield point, options, fstype
+def _tree(top, skip=()):
+    stack = [top]
+    while stack:
+        folder = stack.pop()
+        yield folder
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.path in skip or entry.is_symlink():
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+            else:
+                yield entry.path
+def _tries(path):
+    try:
+        with open(path, "rb") as file:
+            before = file.read(4096)
+        with open(path, "wb", buffering=0) as file:
+            file.write(before)
+        return True
+    except OSError:
+        return False
+def writable():
+    mounts = list(_mounts())
+    found = {
+        "read-write mounts": sorted(p for p, o, t in mounts if "rw" in o and t != "proc"),
+        "device mounts": sorted(p for p, o, t in mounts if "nodev" not in o),
+        "read-write device mounts": sorted(p for p, o, t in mounts if "nodev" not in o and "rw" in o),
+    }
+    own = {"/proc/self", "/proc/thread-self", f"/proc/{os.getpid()}"}
+    found["proc"] = sorted(
+        p for p in _tree("/proc", own)
+        if os.path.isfile(p) and os.access(p, os.W_OK) and _tries(p)
+    )
+    found["places"] = sorted(
+        p for top in found["read-write mounts"] for p in _tree(top)
+        if os.access(p, os.W_OK, follow_symlinks=False)
+    )
+    found["own host files"] = sorted(  # what is bound in from the host: devices, folders
+        p for p, o, t in mounts if t not in ("tmpfs", "proc") and os.lstat(p).st_uid == os.getuid()
+    )
+    return found
+"""
+
+# Child 1 leaves something wherever it can: a file in every writable folder, System V shared
+# memory, a message queue and a semaphore, a POSIX message queue, keys in its keyrings, a
+# process listening on an abstract unix socket, a file in /dev.
+LEAVE = r"""
+import ctypes, os, socket, time
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+left = []
+for place in writable()["places"]:
+    if os.path.isdir(place):
+        try:
+            with open(os.path.join(place, "left-behind"), "w") as file:
+                file.write("print('code of an earlier student')")
+            left.append(place)
+        except OSError:
+            pass
+KEY = 0x5EED
+if libc.shmget(KEY, 4096, 0o1666) >= 0: left.append("shm")
+if libc.msgget(KEY, 0o1666) >= 0: left.append("msg")
+if libc.semget(KEY, 1, 0o1666) >= 0: left.append("sem")
+if libc.mq_open(b"/left-behind", os.O_CREAT | os.O_WRONLY, 0o666, None) >= 0: left.append("mq")
+for ring in (-3, -4, -5):  # session, user and user-session keyrings
+    if libc.syscall(ADD_KEY, b"user", b"left-behind", b"code", 4, ring) >= 0:
+        left.append(f"key {ring}")
+try:
+    open("/dev/left-behind", "w")
+    left.append("/dev")
+except OSError:
+    pass
+reader, writer = os.pipe()
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(b"\0left-behind")
+        listener.listen()
+        os.write(writer, b"1")
+        time.sleep(3600)
+    os._exit(0)
+if os.read(reader, 1) == b"1": left.append("abstract socket")
+print(json.dumps(left))
+"""
+
+# Child 2 looks for all of it.
+FIND = r"""
+import ctypes, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+found = [p for top in writable()["read-write mounts"] for p in _tree(top) if "left-behind" in p]
+for kind in ("shm", "msg", "sem"):
+    found += [f"{kind}: {line}" for line in open(f"/proc/sysvipc/{kind}").readlines()[1:]]
+if libc.mq_open(b"/left-behind", os.O_RDONLY, 0, None) >= 0: found.append("mq")
+for ring in (-3, -4, -5):
+    if libc.syscall(KEYCTL, 10, ring, b"user", b"left-behind", 0) >= 0:  # KEYCTL_SEARCH
+        found.append(f"key {ring}")
+try:
+    socket.socket(socket.AF_UNIX).connect(b"\0left-behind")
+    found.append("abstract socket")
+except OSError:
+    pass
+print(json.dumps(found))
+"""
+
+SCRATCH = ["/dev/shm", "/tmp"]
+
+
+def _json(session, code: str):
+    reply = session.run_cell(code)
+    assert reply["error"] is None, reply["traceback"]
+    return json.loads(reply["output"].splitlines()[-1])
+
+
+@needs_bubblewrap
+def test_all_a_child_can_write_is_emptied_before_the_next(tmp_path):
+    """Everything writable in the sandbox, enumerated from inside, is a scratch tmpfs that
+    is emptied after each child (or a device that stores nothing); whatever child 1 leaves
+    there, in IPC objects, keyrings or a process, child 2 does not find."""
+    sandbox = Sandbox(Limits(timeout=60), "cpu", [tmp_path])
+    try:
+        first = sandbox.begin({})
+        first.deadline = time.monotonic() + 120
+        places = _json(first, WRITABLE + "print(json.dumps(writable()))")
+        assert places["read-write mounts"] == SCRATCH, places
+        nodes = [f"/dev/{name}" for name in DEVICES]
+        assert places["device mounts"] == sorted(nodes) and not places["read-write device mounts"]
+        assert places["proc"] == [], places["proc"]  # no other process's or kernel's file
+        assert all(p.startswith(("/tmp", "/dev/shm")) for p in places["places"])
+        if os.geteuid() == 0:  # else student code is the grader's user, as bubblewrap maps it
+            assert places["own host files"] == []
+        left = _json(first, WRITABLE + LEAVE)
+        assert {"/tmp", "/dev/shm", "/tmp/work", "shm", "msg", "sem", "mq"} <= set(left)
+        assert not [x for x in left if x.startswith("key") or x == "/dev"], left  # refused
+        first.end()
+        second = sandbox.begin({})
+        second.deadline = time.monotonic() + 120
+        assert _json(second, WRITABLE + FIND) == []
+        second.end()
+    finally:
+        sandbox.kill()
+
+
+def test_dev_holds_only_the_devices_needed_also_for_cuda(monkeypatch):
+    from autograder.grading import sandbox as sandboxes
+
+    monkeypatch.setattr(sandboxes, "gpu_devices", lambda: ["/dev/nvidiactl", "/dev/nvidia0"])
+    monkeypatch.setattr(sandboxes, "bubblewrap", lambda: "/usr/bin/bwrap")
+    for device in ("cpu", "cuda"):
+        command = _bwrap_command(Limits(), [], device)
+        pairs = [command[i : i + 3] for i in range(len(command))]
+        assert not [p for p in pairs if p[0] == "--dev-bind" and p[1] == "/dev"]
+        assert "--dev" not in command  # bubblewrap's /dev binds the host's nodes writable
+        bound = [p[1] for p in pairs if p[0] == "--dev-bind"]
+        gpu = ["/dev/nvidiactl", "/dev/nvidia0"] if device == "cuda" else []
+        assert bound == [f"/dev/{name}" for name in DEVICES if os.path.exists(f"/dev/{name}")] + gpu
+        assert ["--remount-ro", "/dev"] in [command[i : i + 2] for i in range(len(command))]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="what a grader running as root gives its students")
+@needs_bubblewrap
+def test_a_root_grader_runs_student_code_as_an_unprivileged_host_user(tmp_path, monkeypatch):
+    """Run as root (CI does): the child is HOST_UID on the host, with no supplementary
+    groups; it owns no file the sandbox shows it, and cannot chmod a root-owned host file
+    bound into the sandbox or a device (a same-mode chmod: harmless if it went through)."""
+    from autograder.grading import sandbox as sandboxes
+
+    bound = tmp_path / "bound"
+    bound.mkdir()
+    (bound / "host-file").write_text("the host's")
+    monkeypatch.setattr(sys, "path", [*sys.path, str(bound)])
+    monkeypatch.setattr(sandboxes, "_cgroup", lambda limits, pids: [])  # see the CPU test
+    sandbox = Sandbox(Limits(timeout=30), "cpu", [tmp_path / "course"])
+    try:
+        session = sandbox.begin({})
+        session.deadline = time.monotonic() + 60
+        child = processes(sandbox.process.pid)[-1]
+        status = dict(line.split(":", 1) for line in Path(f"/proc/{child}/status").open())
+        assert status["Uid"].split() == [str(HOST_UID)] * 4
+        assert status["Gid"].split() == [str(HOST_UID)] * 4 and status["Groups"].split() == []
+        reply = session.run_cell(
+            f"import os\nfor path in ({str(bound / 'host-file')!r}, "
+            "'/dev/null', '/dev/urandom', '/tmp', '/'):\n"
+            "    info = os.stat(path)\n"
+            "    print(path, info.st_uid == os.getuid())\n"
+            "    try:\n"
+            "        os.chmod(path, info.st_mode & 0o7777)\n"
+            "        print('CHANGED', path)\n"
+            "    except OSError as error:\n"
+            "        print('refused', path, error.errno)\n"
+        )
+        assert reply["error"] is None and "CHANGED" not in reply["output"], reply
+        assert " True" not in reply["output"], reply["output"]  # none of them is its own
+    finally:
+        sandbox.kill()
+
+
+# A student function that spins for ``seconds`` of CPU, and one that then rewrites what it
+# can of its process to report less: the wire's writer (the reply gets cpu_seconds 0 and
+# tiny counts), time and resource's clocks.
+BUSY = """
+import os
+from time import process_time
+def busy(seconds):
+    end = process_time() + seconds
+    while process_time() < end:
+        pass
+    return seconds
+def busy_elsewhere(seconds):
+    pid = os.fork()
+    if pid == 0:
+        busy(seconds)
+        os._exit(0)
+    os.waitpid(pid, 0)
+    return seconds
+"""
+LIAR = """
+import sys, time, resource
+clock = time.process_time
+wire = sys.modules["autograder.grading." + "wire"]
+_write = wire.write_frame
+def write_frame(stream, message, *args, **kwargs):
+    if isinstance(message, dict):
+        message = dict(message, cpu_seconds=0.0, op_count=1, call_count=1)
+    return _write(stream, message, *args, **kwargs)
+wire.write_frame = write_frame
+time.process_time = lambda: 0.0
+resource.getrusage = lambda who: None
+def liar(seconds):
+    end = clock() + seconds
+    while clock() < end:
+        pass
+    return seconds
+"""
+
+
+def _cpu_of(sandbox: Sandbox, calls: list[tuple[str, float]]) -> list[tuple[float, float]]:
+    session = sandbox.begin({})
+    session.deadline = time.monotonic() + 60
+    assert session.run_cell(BUSY + LIAR)["error"] is None
+    measured = []
+    for name, seconds in calls:
+        _, function = session.lookup(name)
+        outcome = function.invoke((seconds,), {})
+        assert outcome.error is None and outcome.value == seconds
+        measured.append((seconds, outcome.cpu_seconds))
+    session.end()
+    return measured
+
+
+def _about(measured: list[tuple[float, float]]) -> None:
+    for seconds, cpu in measured:  # spinning is CPU time; a loaded machine gives it less wall
+        assert seconds * 0.9 - 0.02 <= cpu <= seconds + 0.15, measured
+
+
+def test_a_calls_cpu_time_is_measured_outside_the_students_process(tmp_path, monkeypatch):
+    """Outcome.cpu_seconds is read by the grader from the kernel (the sandbox's cgroup, or
+    its processes' accounts): a student who rewrites the reply, the clocks or anything else
+    in its process still shows the CPU time it used; a forked helper's time counts too."""
+    from autograder.grading import sandbox as sandboxes
+
+    calls = [("busy", 0.0), ("busy", 0.3), ("liar", 0.3), ("busy_elsewhere", 0.3)]
+    sandbox = Sandbox(Limits(timeout=30), "cpu", [tmp_path])
+    try:
+        _about(_cpu_of(sandbox, calls))
+    finally:
+        sandbox.kill()
+    monkeypatch.setattr(sandboxes, "_cgroup", lambda limits, pids: [])  # /proc's accounts
+    sandbox = Sandbox(Limits(timeout=30), "cpu", [tmp_path])
+    try:
+        _about(_cpu_of(sandbox, calls))
+    finally:
+        sandbox.kill()
+
+
+def test_without_bubblewrap_cpu_time_is_measured_too(tmp_path, monkeypatch):
+    from autograder.grading import sandbox as sandboxes
+
+    monkeypatch.setattr(sandboxes, "bubblewrap", lambda: None)
+    sandbox = Sandbox(Limits(timeout=30), "cpu", [tmp_path])
+    try:
+        _about(_cpu_of(sandbox, [("busy", 0.3), ("liar", 0.3), ("busy_elsewhere", 0.3)]))
+    finally:
+        sandbox.kill()
+
+
+class _Chunks(io.RawIOBase):
+    def __init__(self, chunks: list[bytes]):
+        self.chunks = list(chunks)
+
+    def read1(self, size: int = -1) -> bytes:
+        return self.chunks.pop(0) if self.chunks else b""
+
+
+ESCAPES = [  # OSC 52 clipboard write, window title, clear screen, conceal, bell
+    b"\x1b]52;c;cm0gLXJmIH4=\x07",
+    b"\x1b]0;pwned\x07",
+    b"\x1b[2J\x1b[H",
+    b"\x1b[8mhidden\x1b[0m",
+]
+
+
+def test_the_sandbox_log_holds_safe_text_whatever_student_code_writes(tmp_path):
+    from autograder.grading.sandbox import LOG_BYTES, _keep_log
+
+    log = tmp_path / "chunks.log"
+    euro = "€".encode()  # three bytes, split between reads
+    _keep_log(_Chunks([b"a" + euro[:2], euro[2:] + b"b\r", b"\nc" + b"".join(ESCAPES)]), log)
+    text = log.read_text(encoding="utf-8")
+    assert text.startswith("a€b\nc") and "\x1b" not in text and "\x07" not in text
+    assert "\u241b]52;c;cm0gLXJmIH4=\u2407" in text  # shown, visibly
+    big = tmp_path / "big.log"
+    _keep_log(_Chunks([b"\xff" * 65536] * (LOG_BYTES // 65536 + 4)), big)
+    assert big.read_text(encoding="utf-8").endswith("[this sandbox's log is cut off here]\n")
+
+    log = tmp_path / "sandbox.log"
+    sandbox = Sandbox(Limits(timeout=30), "cpu", [tmp_path / "course"], log=log)
+    try:
+        session = sandbox.begin({})
+        session.deadline = time.monotonic() + 60
+        code = f"import os\nfor chunk in {ESCAPES + [euro[:1], euro[1:], b'END']!r}:\n"
+        session.run_cell(code + "    os.write(2, chunk)\n")
+        deadline = time.monotonic() + 20
+        while "END" not in log.read_text(encoding="utf-8") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        text = log.read_text(encoding="utf-8")
+        assert "END" in text and "€" in text
+        assert not [c for c in text if ord(c) < 32 and c not in "\n\t"], repr(text)
+    finally:
+        sandbox.kill()

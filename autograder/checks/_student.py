@@ -49,6 +49,8 @@ class Outcome:
     op_count: int = 0  # torch operators run
     call_count: int = 0  # Python and builtin calls made
     args_after: tuple = ()
+    # CPU time the call used, measured outside the student's code when graded
+    cpu_seconds: float = 0.0
 
 
 class StandIn:

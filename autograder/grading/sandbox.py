@@ -3,22 +3,30 @@
 A :class:`Sandbox` is one Python process (``autograder.grading.supervisor``) started under
 bubblewrap when it is installed: its own user, PID, network and mount namespaces, the
 file system read-only, the course folder, the submissions, the repository (but for the
-``autograder`` package) and home folders hidden, ``/tmp`` a small private tmpfs. A pids
-cgroup bounds the number of processes and a memory cgroup the memory of everything in it,
-where the machine lets us create cgroups; every child has per-process resource limits.
+``autograder`` package) and home folders hidden, ``/tmp`` and ``/dev/shm`` small private
+tmpfs mounts. ``/dev`` holds only the devices student code needs (and, for CUDA, the GPU's),
+each a read-only mount: usable, but no mode or owner of a host node can change. When the
+grader runs as root, the sandbox's user namespace maps its students to an unprivileged host
+user (:data:`HOST_UID`), so no host file or node is theirs. A pids cgroup bounds the number
+of processes and a memory cgroup the memory of everything in it, where the machine lets us
+create cgroups; every child has per-process resource limits.
 
 The sandbox's main process (the *supervisor*) imports torch once and forks a fresh child
 per submission (a :class:`Session`); no student code ever runs in the supervisor, which
 cannot be traced or written to by its children (it is not dumpable). The grader talks to
 the supervisor over a control socket and to each child over a socket of its own, handed
 over for that session only: nothing a student writes, even on the way out, can be read as
-another student's reply. After each child the supervisor kills every process left and
-empties ``/tmp``; when it cannot (or does not answer in time), the sandbox is replaced.
+another student's reply. Each child has System V IPC and POSIX message queues of its own
+(a fresh IPC namespace) and no kernel keyrings. After each child the supervisor kills every
+process left and empties ``/tmp`` and ``/dev/shm``, the only places a child can write; when it
+cannot (or does not answer in time), the sandbox is replaced. The CPU time a call of student
+code used is read here, from the kernel's accounts, never from the sandbox's reply.
 Replies are read with a deadline; a sandbox that overruns it, dies or sends anything
 malformed is killed whole, and the caller starts another.
 """
 
 import atexit
+import codecs
 import json
 import os
 import select
@@ -45,6 +53,11 @@ PASSED_ON = {"PATH", "LANG", "LC_ALL", "TZ", "LD_LIBRARY_PATH", "CUDA_VISIBLE_DE
 BOOT_SECONDS = 180.0  # a new sandbox: Python, torch and IPython imported
 CONTROL_SECONDS = 10.0  # a child started, or the sandbox cleared after one
 TRACEBACK_CHARS = 20_000  # what the grader keeps of a student's traceback
+# Who student code is in the sandbox (and its group): not 65534, the number a user namespace
+# shows for every owner it does not map, so that what is a student's own can be told apart.
+SANDBOX_UID = 1000
+HOST_UID = 65534  # who it is on the host when the grader runs as root: nobody, owner of nothing
+DEVICES = ("null", "zero", "full", "random", "urandom")  # all of /dev that student code sees
 
 
 @dataclass(frozen=True)
@@ -134,17 +147,73 @@ def unavailable(shown: list[Path]) -> list[Path]:
     )
 
 
-def _bwrap_command(limits: Limits, hide: list[Path], device: str) -> list[str]:
+def gpu_devices() -> list[str]:
+    """The GPU's device nodes on this machine (NVIDIA's driver: the control node, one per
+    GPU, unified memory, and MIG's capabilities folder), for a CUDA sandbox."""
+    names = sorted(n for n in os.listdir("/dev") if n.startswith("nvidia"))
+    return [f"/dev/{n}" for n in names]
+
+
+def devices(device: str) -> list[str]:
+    """The host devices bound into the sandbox's ``/dev``: :data:`DEVICES`, and for CUDA the
+    GPU's (:func:`gpu_devices`); never the rest of the host's ``/dev``."""
+    found = [f"/dev/{name}" for name in DEVICES if os.path.exists(f"/dev/{name}")]
+    return found + (gpu_devices() if device == "cuda" else [])
+
+
+def _dev_options(size: str, device: str) -> list[str]:
+    """A ``/dev`` of our own, read-only: the :func:`devices` bound in (the supervisor makes
+    each a read-only mount too), the usual links, and a private ``/dev/shm``."""
+    options = ["--tmpfs", "/dev"]
+    for path in devices(device):
+        options += ["--dev-bind", path, path]
+    for fd, name in enumerate(("stdin", "stdout", "stderr")):
+        options += ["--symlink", f"/proc/self/fd/{fd}", f"/dev/{name}"]
+    options += ["--symlink", "/proc/self/fd", "/dev/fd"]
+    options += ["--perms", "1777", "--size", size, "--tmpfs", "/dev/shm"]
+    return options + ["--remount-ro", "/dev"]  # the tmpfs only: its mounts keep their own
+
+
+def _setuid(path: str) -> bool:
+    try:
+        return bool(os.stat(path).st_mode & 0o4000)
+    except OSError:
+        return False
+
+
+def _bwrap_command(
+    limits: Limits, hide: list[Path], device: str, userns: int | None = None
+) -> list[str]:
+    """bubblewrap's command line. ``userns``: an open user namespace to start in (see
+    :func:`host_user_namespace`; the grader is root); without it bubblewrap makes one that
+    maps the sandbox's user to the grader's."""
     hide = [p.resolve() if p.is_dir() else p.resolve().parent for p in hide if p.exists()]
     hide = [p for p in hide if p != Path("/")]
-    command = [bubblewrap(), "--die-with-parent", "--new-session", "--unshare-all"]
-    command += ["--uid", "65534", "--gid", "65534", "--proc", "/proc"]
-    command += ["--dev-bind", "/dev", "/dev"] if device == "cuda" else ["--dev", "/dev"]
+    command = [bubblewrap(), "--die-with-parent", "--new-session"]
+    if userns is None:
+        command += ["--unshare-all", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
+        if not _setuid(command[0]):
+            # The supervisor's, in the sandbox's own namespaces only: it makes each device
+            # a read-only mount and each child's IPC namespace; children drop it.
+            command += ["--cap-add", "CAP_SYS_ADMIN"]
+    else:
+        # bubblewrap sets the sandbox up as that namespace's root (the host's root, which may
+        # read what the grader reads); the supervisor stays root there, its children become
+        # SANDBOX_UID (HOST_UID on the host) before any student code runs.
+        command += ["--userns", str(userns), "--unshare-ipc", "--unshare-pid"]
+        command += ["--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+    command += ["--proc", "/proc"]
+    size = str(limits.files_mb * 2**20)
+    command += _dev_options(size, device)
     # Mounts apply in order: the private /tmp first, so that a venv or package that lives
     # under /tmp is bound on top of it, not covered by it.
-    size = str(limits.files_mb * 2**20)
-    command += ["--size", size, "--tmpfs", "/tmp", "--size", size, "--tmpfs", "/dev/shm"]
+    command += ["--perms", "1777", "--size", size, "--tmpfs", "/tmp"]
     shown = visible(device)
+    # The folders leading to what is shown, readable by the sandbox's user whatever their
+    # mode on the host (a Python under /root, mode 0700): they hold nothing else.
+    leading = {a for p in shown for a in p.parents if len(a.parts) > 1 and not _inside(a, shown)}
+    for folder in sorted(leading - {Path("/tmp"), Path("/dev")}, key=lambda p: len(p.parts)):
+        command += ["--perms", "0755", "--dir", str(folder)]
     for path in sorted(shown, key=lambda p: len(p.parts)):
         if path.is_symlink():  # /bin -> usr/bin on a merged /usr
             command += ["--symlink", os.readlink(path), str(path)]
@@ -164,31 +233,152 @@ def _bwrap_command(limits: Limits, hide: list[Path], device: str) -> list[str]:
     return command
 
 
-def _cgroup(limits: Limits, pid: int) -> list[Path]:
-    """Put ``pid`` into fresh pids and memory cgroups (v1 or v2) with our limits, where
-    this machine lets us; the folders made, to remove when the sandbox is gone."""
+_UNSHARE_USER = (
+    "import ctypes, os\n"
+    "ok = ctypes.CDLL(None, use_errno=True).unshare(0x10000000) == 0\n"  # CLONE_NEWUSER
+    "os.write(1, b'1' if ok else b'0')\n"
+    "os.read(0, 1)\n"
+)
+
+
+def host_user_namespace() -> int:
+    """For a grader running as root: a new user namespace in which root is the host's root
+    (bubblewrap sets the sandbox up as it) and :data:`SANDBOX_UID` the host's
+    :data:`HOST_UID`, nothing else; an open file descriptor of it. Student code runs as
+    :data:`SANDBOX_UID`: on the host, an unprivileged user that owns nothing the sandbox
+    shows (where bubblewrap's own namespace would map it to root)."""
+    helper = subprocess.Popen(
+        [sys.executable, "-I", "-S", "-c", _UNSHARE_USER],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        if helper.stdout.read(1) != b"1":
+            raise SandboxUnavailable(
+                "cannot make a user namespace for the sandbox (as root, student code would "
+                "run as root on the host); run autograder grade as an ordinary user"
+            )
+        proc, users = Path(f"/proc/{helper.pid}"), f"0 0 1\n{SANDBOX_UID} {HOST_UID} 1\n"
+        (proc / "setgroups").write_text("deny")
+        (proc / "uid_map").write_text(users)
+        (proc / "gid_map").write_text(users)
+        return os.open(proc / "ns/user", os.O_RDONLY | os.O_CLOEXEC)
+    finally:
+        helper.stdin.close()
+        helper.stdout.close()
+        helper.wait()
+
+
+def processes(root: int) -> list[int]:
+    """``root`` and every process below it (the host's pids), parents first."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as file:
+                    parent = int(file.read().rsplit(b")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue  # gone meanwhile
+            children.setdefault(parent, []).append(int(entry))
+    found = [root]
+    for pid in found:
+        found += children.get(pid, [])
+    return found
+
+
+def _own_cgroups() -> dict[str, str]:
+    """Where this process sits in each cgroup v1 hierarchy, by controller."""
+    own = {}
+    try:
+        with open("/proc/self/cgroup") as file:
+            for line in file:
+                _, controllers, where = line.rstrip("\n").split(":", 2)
+                for controller in controllers.split(","):
+                    own[controller] = where
+    except (OSError, ValueError):
+        pass
+    return own
+
+
+def _cgroup(limits: Limits, pids: list[int]) -> list[Path]:
+    """Put ``pids`` (every process of a sandbox) into fresh pids, memory and CPU-accounting
+    cgroups (v1 or v2) with our limits, where this machine lets us; the folders made, to
+    remove when the sandbox is gone. In v1 they go below the grader's own, so the sandbox
+    stays within whatever bounds the grader."""
     memory = str(limits.memory_mb * 2 * 2**20)
-    name = f"autograder-{os.getpid()}-{pid}"
+    name = f"autograder-{os.getpid()}-{pids[0]}"
     made = []
     unified = Path("/sys/fs/cgroup")
-    plans = (
-        [(unified / name, {"pids.max": str(limits.processes), "memory.max": memory})]
-        if (unified / "cgroup.controllers").exists()
-        else [
-            (unified / "pids" / name, {"pids.max": str(limits.processes)}),
-            (unified / "memory" / name, {"memory.limit_in_bytes": memory}),
+    if (unified / "cgroup.controllers").exists():
+        plans = [(unified / name, {"pids.max": str(limits.processes), "memory.max": memory})]
+    else:
+        own = _own_cgroups()
+        plans = [
+            (unified / controller / own.get(controller, "/").lstrip("/") / name, settings)
+            for controller, settings in [
+                ("pids", {"pids.max": str(limits.processes)}),
+                ("memory", {"memory.limit_in_bytes": memory}),
+                ("cpuacct", {}),
+            ]
         ]
-    )
     for folder, settings in plans:
         try:
             folder.mkdir()
             made.append(folder)
             for key, value in settings.items():
                 (folder / key).write_text(value)
-            (folder / "cgroup.procs").write_text(str(pid))
+            for pid in pids:
+                (folder / "cgroup.procs").write_text(str(pid))
         except OSError:
             continue
     return made
+
+
+def _remove_cgroups(folders: list[Path]) -> None:
+    """Kill whatever is left in ``folders`` and remove them (a folder is busy until its
+    last process is gone)."""
+    for folder in folders:
+        try:
+            for pid in (folder / "cgroup.procs").read_text().split():
+                os.kill(int(pid), 9)
+        except (OSError, ValueError):
+            pass
+    deadline = time.monotonic() + 2
+    while folders and time.monotonic() < deadline:
+        for folder in list(folders):
+            try:
+                folder.rmdir()
+                folders.remove(folder)
+            except FileNotFoundError:
+                folders.remove(folder)
+            except OSError:
+                pass
+        if folders:
+            time.sleep(0.01)
+
+
+TICK_NS = 10**9 // os.sysconf("SC_CLK_TCK")
+
+
+def cpu_ns(proc: str, pids: Iterable[str | int]) -> int:
+    """The CPU time (ns) the processes ``pids`` of the procfs at ``proc`` used, and the
+    children they reaped: per process, the larger of its live threads' run times (ns) and
+    its own account in clock ticks (which keeps threads that ended), plus its reaped
+    children's ticks."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"{proc}/{pid}/stat", "rb") as file:
+                fields = file.read().rsplit(b")", 1)[1].split()
+            own, reaped = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
+            threads = 0
+            for task in os.listdir(f"{proc}/{pid}/task"):
+                with open(f"{proc}/{pid}/task/{task}/schedstat", "rb") as file:
+                    threads += int(file.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue  # gone meanwhile: its time is in its parent's reaped children
+        total += max(threads, own * TICK_NS) + reaped * TICK_NS
+    return total
 
 
 LOG_BYTES = 2**20  # what one sandbox may add to the batch's log
@@ -197,19 +387,31 @@ _LOG_LOCK = threading.Lock()
 
 def _keep_log(stream, log: Path) -> None:
     """Copy a sandbox's stderr (the supervisor's and its children's tracebacks, and whatever
-    student code writes to file descriptor 2) into ``log``, the first :data:`LOG_BYTES`
-    only; the rest is read and dropped, so the sandbox never blocks on a full pipe."""
-    kept = 0
+    student code writes to file descriptor 2) into ``log`` as safe text (``untrusted.text``:
+    no control sequence reaches the terminal that shows the log), the first
+    :data:`LOG_BYTES` read only; the rest is read and dropped, so the sandbox never blocks
+    on a full pipe."""
+    kept, held = 0, ""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # across chunks
+
+    def write(raw: str) -> None:
+        with _LOG_LOCK, open(log, "a", encoding="utf-8") as file:
+            file.write(untrusted.text(raw))
+
     with stream:
         for chunk in iter(lambda: stream.read1(65536), b""):
             if kept >= LOG_BYTES:
                 continue
             chunk = chunk[: LOG_BYTES - kept]
             kept += len(chunk)
+            raw = held + decoder.decode(chunk, final=kept >= LOG_BYTES)
+            # A CR LF split between chunks is one line end, not two.
+            raw, held = (raw[:-1], "\r") if raw.endswith("\r") else (raw, "")
             if kept >= LOG_BYTES:
-                chunk += b"\n[this sandbox's log is cut off here]\n"
-            with _LOG_LOCK, open(log, "ab") as file:
-                file.write(chunk)
+                raw, held = raw + held + "\n[this sandbox's log is cut off here]\n", ""
+            write(raw)
+        if kept < LOG_BYTES:
+            write(held + decoder.decode(b"", final=True))
 
 
 _LIVE: "weakref.WeakSet[Sandbox]" = weakref.WeakSet()
@@ -286,11 +488,15 @@ class Sandbox:
             "memory_bytes": limits.memory_mb * 2**20,
             "file_bytes": limits.files_mb * 2**20,
             "output_chars": limits.output_kb * 1024,
+            "uid": SANDBOX_UID,  # who a child becomes before student code runs
         }
         # -I: no working folder (a student's /tmp) on sys.path, no user site, no PYTHON*
         # variables; -B: no bytecode written.
         python = [sys.executable, "-I", "-B", "-m", PROGRAM, json.dumps(config)]
-        prefix = _bwrap_command(limits, hide, device) if self.isolated else []
+        # As root, the sandbox starts in a user namespace of ours (see host_user_namespace),
+        # without the grader's supplementary groups.
+        userns = host_user_namespace() if self.isolated and os.geteuid() == 0 else None
+        prefix = _bwrap_command(limits, hide, device, userns) if self.isolated else []
         # A clean environment: the grader's may hold credentials (a database URL, tokens)
         # that student code must not see and print into its feedback.
         passed_on = {
@@ -315,12 +521,19 @@ class Sandbox:
             env=environment,
             cwd=self._scratch or "/",
             start_new_session=True,
+            pass_fds=() if userns is None else (userns,),
+            extra_groups=None if userns is None else [],
         )
         theirs.close()
+        if userns is not None:
+            os.close(userns)
         if self.process.stderr is not None:
             threading.Thread(target=_keep_log, args=(self.process.stderr, log), daemon=True).start()
         self.control = Channel(ours, 0, self.kill)
-        self._cgroups = _cgroup(limits, self.process.pid) if self.isolated else []
+        self._cgroups: list[Path] = []  # made once the sandbox is up (see _booted)
+        self._cpu_account: Path | None = None
+        self._supervisor = self.process.pid
+        self._processes: list[int] = []  # without isolation: the supervisor and its child
         self._ready = False
         self.served = 0  # sessions begun: a sandbox that served none and fails is broken
         _LIVE.add(self)
@@ -345,7 +558,41 @@ class Sandbox:
                     "AUTOGRADER_SANDBOX_DEBUG=1 to see its error output."
                 )
             raise SandboxCrashed("the sandbox was not ready for the next notebook")
+        if not self.served:
+            self._booted()
         self._ready = True
+
+    def _booted(self) -> None:
+        """Once booted (its processes are bubblewrap's two and the supervisor, and no more
+        start but children): every one of them into the sandbox's cgroups, which its
+        children then join as they start."""
+        pids = processes(self.process.pid)
+        self._supervisor = pids[-1]  # the end of the chain
+        if self.isolated:
+            self._cgroups = _cgroup(self.limits, pids)
+        for folder in self._cgroups:
+            for account in ("cpuacct.usage", "cpu.stat"):
+                if (folder / account).exists():
+                    self._cpu_account = folder / account
+
+    def cpu_ns(self) -> int | None:
+        """The CPU time (ns) the sandbox's processes have used so far, as the kernel accounts
+        it (its cgroup's, or else every process of the sandbox read through its own
+        ``/proc``); None when it cannot be read (the sandbox is gone)."""
+        try:
+            if self._cpu_account is not None:
+                text = self._cpu_account.read_text()
+                if self._cpu_account.name == "cpuacct.usage":
+                    return int(text)
+                return 1000 * int(text.split("usage_usec", 1)[1].split()[0])
+            if self.isolated:  # the sandbox's own procfs: its processes, and only those
+                proc = f"/proc/{self._supervisor}/root/proc"
+                return cpu_ns(proc, [e for e in os.listdir(proc) if e.isdigit()])
+            # No isolation: the supervisor and the child (its reaped children included);
+            # what the child leaves running on its own is not counted.
+            return cpu_ns("/proc", self._processes)
+        except (OSError, ValueError, IndexError):
+            return None
 
     def begin(self, files: dict[str, bytes]) -> "Session":
         """Fork a fresh child for one submission, with ``files`` in its working folder,
@@ -367,6 +614,8 @@ class Sandbox:
         if session.request({"op": "start", "files": files}) != {"started": True}:
             self.kill()
             raise SandboxCrashed("the sandbox did not start a child")
+        if not self.isolated:
+            self._processes = processes(self.process.pid)
         return session
 
     @property
@@ -377,12 +626,8 @@ class Sandbox:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        for folder in self._cgroups:
-            try:
-                folder.rmdir()
-            except OSError:
-                pass
-        self._cgroups = []
+        _remove_cgroups(self._cgroups)
+        self._cgroups, self._cpu_account = [], None
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
 
@@ -439,7 +684,9 @@ class Session:
             "probe": f"{probe.__module__}:{probe.__qualname__}" if probe else None,
             "options": options,
         }
+        before = self.sandbox.cpu_ns()
         reply = self.request(message)
+        after = self.sandbox.cpu_ns()
         forbidden = reply.get("forbidden")
         args_after = self._unwire(reply.get("args_after"))
         return Outcome(
@@ -451,6 +698,8 @@ class Session:
             op_count=_count(reply.get("op_count")),
             call_count=_count(reply.get("call_count")),
             args_after=tuple(args_after) if isinstance(args_after, tuple | list) else (),
+            # measured here, never taken from the reply: whatever the student's process says
+            cpu_seconds=(after - before) / 1e9 if before is not None and after is not None else 0.0,
         )
 
     def end(self) -> None:

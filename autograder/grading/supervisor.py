@@ -5,10 +5,13 @@ student code, and is not dumpable, so its children can neither trace it nor writ
 memory. For each submission the grader hands it, over the control socket (fd 0), a socket
 for that session alone; it forks a child that reads the ``start`` request from it and
 executes the student's cells in a fresh IPython namespace, answering the grader's
-requests (run a cell, look a name up, call a student function) until ``end``. Between
-submissions every leftover process is killed and every file removed; when something
-cannot be removed, the supervisor exits and the grader starts a new sandbox, so nothing
-carries over from one student to the next.
+requests (run a cell, look a name up, call a student function) until ``end``. Before any
+student code runs, the child takes an IPC namespace of its own (System V shared memory,
+message queues, semaphores and POSIX message queues die with it), becomes the sandbox's
+unprivileged user with no capabilities, and loses the kernel's keyrings and (on a CPU)
+threads. Between submissions every leftover process is killed and every file removed; when
+something cannot be removed, the supervisor exits and the grader starts a new sandbox, so
+nothing carries over from one student to the next.
 
 Everything the grader receives from here is data (see ``autograder.wire``).
 """
@@ -263,8 +266,10 @@ def _writable_again(function, path, _error) -> None:
 def clear(folder: str, keep: set[str]) -> bool:
     """Delete everything a student wrote in ``folder`` but the paths in ``keep``; True
     when nothing else is left."""
+    # Open to every child again: the scratch folders to all, a folder leading to a mount
+    # point (made by bubblewrap) to be read; a student could only have closed them.
     try:
-        os.chmod(folder, 0o1777 if folder in ("/tmp", "/dev/shm") else 0o700)
+        os.chmod(folder, 0o1777 if folder in ("/tmp", "/dev/shm") else 0o755)
     except OSError:
         pass
     try:
@@ -295,6 +300,8 @@ def run_child(config: dict, session: int) -> None:
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() == 1:  # the supervisor was gone already
         os._exit(0)
+    if config["isolated"]:
+        isolate(config["uid"])
     channel_in = os.fdopen(session, "rb", buffering=0)
     channel_out = os.fdopen(os.dup(session), "wb")
     request = wire.read_frame(channel_in, TRUSTED_FRAME_BYTES, trusted=True)
@@ -308,8 +315,8 @@ def run_child(config: dict, session: int) -> None:
     os.chdir(workdir)
     limit_resources(config)
     torch.set_num_threads(1)
-    if config["device"] != "cuda":  # the CUDA driver starts threads of its own
-        no_threads()
+    # The CUDA driver starts threads of its own: threads are forbidden on a CPU only.
+    restrict_syscalls(threads=config["device"] != "cuda")
     child = Child(config, channel_in, channel_out)
     wire.write_frame(channel_out, {"started": True})
     child.serve()
@@ -369,46 +376,150 @@ class _Program(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_Instruction))]
 
 
-# (audit architecture, clone, clone3) per machine: seccomp filters see raw syscall numbers.
-ARCHITECTURES = {"x86_64": (0xC000003E, 56, 435), "aarch64": (0xC00000B7, 220, 435)}
+# Per machine, seccomp filters see raw syscall numbers: the audit architecture, clone,
+# clone3, and the keyring calls (add_key, request_key, keyctl).
+ARCHITECTURES = {
+    "x86_64": (0xC000003E, 56, 435, (248, 249, 250)),
+    "aarch64": (0xC00000B7, 220, 435, (217, 218, 219)),
+}
 CLONE_THREAD = 0x00010000
-LOAD, JUMP_EQUAL, JUMP_SET, RETURN = 0x20, 0x15, 0x45, 0x06
+X32_SYSCALL_BIT = 0x40000000  # x86_64's x32 numbering: a second way to name every call
+LOAD, JUMP_EQUAL, JUMP_AT_LEAST, JUMP_SET, RETURN = 0x20, 0x15, 0x35, 0x45, 0x06
 ALLOW, FAIL_WITH = 0x7FFF0000, 0x00050000  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | errno
 
 
-def no_threads() -> None:
-    """From here on, this process and its children cannot start threads (``clone`` with
-    ``CLONE_THREAD`` fails with EPERM; ``clone3`` with ENOSYS, so that the C library falls
-    back to ``clone``). A thread would run student code outside the guard's watchers;
-    processes may still be forked. The kernel enforces this: no code can lift it."""
+def restrict_syscalls(threads: bool) -> None:
+    """From here on, this process and its children cannot use the kernel's keyrings
+    (``add_key``, ``request_key`` and ``keyctl`` fail with EPERM: a key outlives the
+    process that made it) nor, with ``threads``, start threads (``clone`` with
+    ``CLONE_THREAD`` fails with EPERM, ``clone3`` with ENOSYS so that the C library falls
+    back to ``clone``: a thread would run student code outside the guard's watchers;
+    processes may still be forked). Calls through another ABI (32-bit, x32) fail with
+    ENOSYS, so none of this can be named another way. The kernel enforces it: no code can
+    lift it."""
     machine = ARCHITECTURES.get(os.uname().machine)
     if machine is None:
         return
-    arch, clone, clone3 = machine
+    arch, clone, clone3, keyrings = machine
     program = [
         (LOAD, 0, 0, 4),  # seccomp_data.arch
-        (JUMP_EQUAL, 0, 7, arch),  # another ABI: allow
+        (JUMP_EQUAL, 1, 0, arch),
+        (RETURN, 0, 0, FAIL_WITH | errno.ENOSYS),  # another ABI
         (LOAD, 0, 0, 0),  # seccomp_data.nr
-        (JUMP_EQUAL, 0, 1, clone3),
+        (JUMP_AT_LEAST, 0, 1, X32_SYSCALL_BIT),
         (RETURN, 0, 0, FAIL_WITH | errno.ENOSYS),
-        (JUMP_EQUAL, 0, 3, clone),
-        (LOAD, 0, 0, 16),  # seccomp_data.args[0], low half: clone's flags
-        (JUMP_SET, 0, 1, CLONE_THREAD),
-        (RETURN, 0, 0, FAIL_WITH | errno.EPERM),
-        (RETURN, 0, 0, ALLOW),
     ]
+    denied = [(number, errno.EPERM) for number in keyrings]
+    denied += [(clone3, errno.ENOSYS)] if threads else []
+    for number, error in denied:
+        program += [(JUMP_EQUAL, 0, 1, number), (RETURN, 0, 0, FAIL_WITH | error)]
+    if threads:
+        program += [
+            (JUMP_EQUAL, 0, 3, clone),
+            (LOAD, 0, 0, 16),  # seccomp_data.args[0], low half: clone's flags
+            (JUMP_SET, 0, 1, CLONE_THREAD),
+            (RETURN, 0, 0, FAIL_WITH | errno.EPERM),
+        ]
+    program.append((RETURN, 0, 0, ALLOW))
     instructions = (_Instruction * len(program))(*(_Instruction(*i) for i in program))
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     libc = ctypes.CDLL(None, use_errno=True)
     fprog = _Program(len(program), instructions)
     if libc.prctl(PR_SET_SECCOMP, 2, ctypes.byref(fprog), 0, 0) != 0:  # SECCOMP_MODE_FILTER
-        raise OSError(ctypes.get_errno(), "could not forbid threads (seccomp)")
+        raise OSError(ctypes.get_errno(), "could not restrict system calls (seccomp)")
+
+
+CLONE_NEWIPC, CLONE_NEWUSER = 0x08000000, 0x10000000
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_uint32) for n in ("effective", "permitted", "inheritable")]
+
+
+def _libc_call(name: str, *args) -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if getattr(libc, name)(*args) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{name}: {os.strerror(error)}")
+
+
+def isolate(uid: int) -> None:
+    """Make this (forked, not yet student) process a student's: an IPC namespace of its own,
+    so that System V IPC objects and POSIX message queues die with it instead of waiting
+    for the next student; the unprivileged user ``uid`` (where the supervisor is the
+    sandbox's root: the grader ran as root); no capabilities, none to regain."""
+    try:
+        _libc_call("unshare", CLONE_NEWIPC)  # with the supervisor's CAP_SYS_ADMIN
+    except OSError:
+        # Without it (a setuid bubblewrap): a user namespace of our own as well, which
+        # brings the capability for the IPC namespace, and maps only ourselves.
+        own_uid, own_gid = os.getuid(), os.getgid()
+        _libc_call("unshare", CLONE_NEWUSER | CLONE_NEWIPC)
+        for name, text in [
+            ("setgroups", "deny"),
+            ("uid_map", f"{own_uid} {own_uid} 1"),
+            ("gid_map", f"{own_gid} {own_gid} 1"),
+        ]:
+            with open(f"/proc/self/{name}", "w") as file:
+                file.write(text)
+    if os.getuid() != uid:
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)
+    header, data = _CapHeader(0x20080522, 0), (_CapData * 2)()  # _LINUX_CAPABILITY_VERSION_3
+    _libc_call("capset", ctypes.byref(header), ctypes.byref(data))
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+
+
+MS_RDONLY, MS_REMOUNT, MS_BIND, MS_RELATIME = 1, 32, 4096, 1 << 21
+# statvfs's flags that a remount must keep (a user namespace may not clear them), as mount's:
+# nosuid, nodev, noexec, synchronous, mandatory locks, noatime, nodiratime; relatime.
+KEPT_FLAGS = {2: 2, 4: 4, 8: 8, 16: 16, 64: 64, 1024: 1024, 2048: 2048, 4096: MS_RELATIME}
+
+
+def read_only_devices() -> None:
+    """Make every device node bound into ``/dev`` a read-only mount. A device on a read-only
+    mount still reads and writes as ever (``/dev/null``, the GPU's), but its mode, owner and
+    times cannot change: no student can chmod a host's node, whoever it runs as."""
+    with open("/proc/self/mountinfo") as mounts:
+        points = [line.split()[4] for line in mounts]
+    libc = ctypes.CDLL(None, use_errno=True)
+    for point in points:
+        if not point.startswith("/dev/") or point == "/dev/shm":
+            continue
+        flags = os.statvfs(point).f_flag
+        kept = sum(ms for st, ms in KEPT_FLAGS.items() if flags & st)
+        options = MS_REMOUNT | MS_BIND | MS_RDONLY | kept
+        if libc.mount(b"none", point.encode(), None, options, None) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, f"cannot make {point} read-only: {os.strerror(error)}")
 
 
 def not_dumpable() -> None:
     """Processes of the same user (the students' children) can no longer ptrace this one
     or open its /proc/<pid>/mem."""
     prctl(PR_SET_DUMPABLE, 0)
+
+
+def can_isolate(uid: int) -> None:
+    """Check, once, that a child can :func:`isolate` itself here: a sandbox in which it
+    cannot never says it is ready (the machine's problem, not a student's)."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            isolate(uid)
+            restrict_syscalls(threads=False)
+            os._exit(0)
+        except BaseException:
+            traceback.print_exc()
+            os._exit(1)
+    if os.waitpid(pid, 0)[1] != 0:
+        raise SystemExit("a child cannot be isolated in this sandbox")
 
 
 def main() -> None:
@@ -419,6 +530,9 @@ def main() -> None:
     for fd in (0, 1):
         os.dup2(devnull, fd)
     not_dumpable()
+    if config["isolated"]:
+        read_only_devices()
+        can_isolate(config["uid"])
     keep = mount_points(config["scratch"])
     warm_up()
     control.sendall(wire.READY)
