@@ -9,7 +9,13 @@ a ``seed`` and get random shapes drawn from it.
 
 from ._report import CheckFailed
 from .activations import check_relu, check_sigmoid, check_tanh
-from .conv import check_conv2d_fast, check_conv2d_module, check_conv2d_naive, check_corr2d
+from .conv import (
+    check_conv2d_fast,
+    check_conv2d_module,
+    check_conv2d_naive,
+    check_corr2d,
+    check_corr2d_padded,
+)
 from .dense import (
     check_dense_forward,
     check_dense_param_count,
@@ -17,7 +23,10 @@ from .dense import (
     check_neuron_gradients,
     check_sgd_step,
 )
+from .mlp import check_mlp_forward, check_mlp_param_count
 from .sizes import (
+    check_conv_layer_cost,
+    check_conv_output_shape,
     check_conv_output_size,
     check_conv_param_count,
     check_param_constants,
@@ -29,11 +38,16 @@ __all__ = [
     "check_conv2d_fast",
     "check_conv2d_module",
     "check_conv2d_naive",
+    "check_conv_layer_cost",
+    "check_conv_output_shape",
     "check_conv_output_size",
     "check_conv_param_count",
     "check_corr2d",
+    "check_corr2d_padded",
     "check_dense_forward",
     "check_dense_param_count",
+    "check_mlp_forward",
+    "check_mlp_param_count",
     "check_neuron",
     "check_neuron_gradients",
     "check_param_constants",

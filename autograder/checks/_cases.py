@@ -101,7 +101,9 @@ class Mistake:
     A ``fallback`` (a catch-all such as "the right values in the wrong places") is named
     only when no specific mistake fits. A ``tentative`` one (a wrong size with the right
     values, which a slip elsewhere gives too) is named only when every other case agrees
-    with it and another wrong answer fits it too, and yields to a retry that succeeds.
+    with it and another wrong answer fits it too, and yields to the experiments, unless one
+    of them locates the fault in the ingredient the mistake is ``about`` (then the mistake
+    is named, the experiment's detail said with it).
     """
 
     message: str
@@ -112,6 +114,7 @@ class Mistake:
     neutral: str = ""
     fallback: bool = False
     tentative: bool = False
+    about: str = ""
 
     def __post_init__(self):
         self.key = self.key or self.message
@@ -931,13 +934,19 @@ class Explanation:
     summary: str
     details: list[str]
     specific: bool
+    key: str = ""  # what it is about (a misconception's message, a finding's about)
 
 
 def _findings(lab: Lab, index: int, experiments: Sequence[Experiment]) -> list[Finding]:
     """What the experiments found about ``runs[index]``: the strongest first, at most one per
-    ``about``, and at most two in all."""
-    found: list[Finding] = []
+    ``about``, and at most two in all. Experiments run in the order given (cheap ones that
+    only read the answer first, those that call the student's function later); once one has
+    located the fault by a call (strength 1 or more), or two have found something, the rest
+    are not run. What was found so far is in ``lab.notes[("found", index)]``."""
+    found: list[Finding] = lab.notes.setdefault(("found", index), [])
     for experiment in experiments:
+        if len(found) >= 2 or any(f.strength >= 1 for f in found):
+            break  # located: the later (costlier) experiments are not needed
         result = experiment(lab, index)
         if result is None:
             continue
@@ -961,37 +970,42 @@ def explain_case(
     retry, else a tentative misconception."""
     ran = lab.runs[index]
     runs = lab.runs
-    weak_message = None
+    weak_message, weak_about = None, set()
     if ran.raised is not None:
         message = explain(ran.raised)
         if message:
-            return Explanation(message, [raised_line(ran.raised)], True)
+            return Explanation(message, [raised_line(ran.raised)], True, message)
         evidence = raised_line(ran.raised)
     elif ran.verdict is not None and ran.verdict.diagnose:
         message = diagnose(runs, index)
         if message:
-            weak = any(
-                (m.tentative or m.fallback) and message in (m.message, m.neutral)
+            weak = [
+                m
                 for m in ran.mistakes()
-            )
+                if (m.tentative or m.fallback) and message in (m.message, m.neutral)
+            ]
             if not weak:
-                return Explanation(message, [ran.verdict.evidence], True)
-            weak_message = message
+                return Explanation(message, [ran.verdict.evidence], True, message)
+            weak_message, weak_about = message, {m.about for m in weak if m.about}
         evidence = ran.verdict.evidence
     else:
         return None
     findings = _findings(lab, index, experiments)
+    agreeing = [f for f in findings if f.about in weak_about and f.strength >= 1]
+    if weak_message and agreeing:
+        return Explanation(weak_message, [evidence, agreeing[0].detail], True, weak_message)
     if findings:
         summary = " ".join(f.sentence for f in findings)
         details = [evidence] + [f.detail for f in findings]
-        return Explanation(summary, [d for d in details if d], True)
+        key = " + ".join(f.about for f in findings)
+        return Explanation(summary, [d for d in details if d], True, key)
     if ran.case.retries is not list:
         again = {"normalize": lab.normalize, **lab.options}
         message = try_retries(lab.fn, runs, index, **again)
         if message:
-            return Explanation(message, [evidence], True)
+            return Explanation(message, [evidence], True, message)
     if weak_message:
-        return Explanation(weak_message, [evidence], True)
+        return Explanation(weak_message, [evidence], True, weak_message)
     return None
 
 
@@ -1156,12 +1170,13 @@ def _message(name, runs, firsts, explanation, cases, names) -> str:
     lines = [f"{name}: {said.summary}", _where(lead + 1, cases, names), *said.details]
     if note:
         lines.append(note)
-    also = []
+    also, keys = [], {said.key or said.summary}
     for index in firsts:
         if index == lead:
             continue
         other = explanation(index)
-        if other.specific and other.summary != said.summary and other.summary not in also:
+        if other.specific and (other.key or other.summary) not in keys:
+            keys.add(other.key or other.summary)
             also.append(other.summary)
             lines.append(f"Also, on case {index + 1} ({cases[index].description}): {other.summary}")
         if len(also) == 2:

@@ -54,77 +54,92 @@ class Ingredient:
     message: str = ""
 
 
-def _wrong_kind(runs: Sequence[Ran]) -> str:
-    if all(r.raised is not None for r in runs):
-        return "raises an error"
+def _whenever(runs: Sequence[Ran], present: str, absent: str) -> str:
+    """ "<how these cases went wrong> whenever <present>, and right whenever <absent>"."""
     if all(r.raised is None for r in runs):
-        return "is wrong"
-    return "goes wrong (a wrong answer or an error)"
+        return f"the answer is wrong whenever {present}, and right whenever {absent}"
+    how = (
+        "raises an error"
+        if all(r.raised is not None for r in runs)
+        else "goes wrong (a wrong answer or an error)"
+    )
+    return f"the function {how} whenever {present}, and is right whenever {absent}"
 
 
-def ingredients(table: Sequence[Ingredient]) -> Callable[[Lab, int], Finding | None]:
+def _suspicion(key: str, judged: Sequence[Ran]) -> float:
+    """How much the failures follow ``key``: the share of cases with it that went wrong, less
+    the share of those without it that did (1: exactly the cases with it)."""
+    having = [r for r in judged if key in r.case.features]
+    lacking = [r for r in judged if key not in r.case.features]
+    if not having:
+        return -1.0
+    share = sum(r.wrong for r in having) / len(having)
+    return share - (sum(r.wrong for r in lacking) / len(lacking) if lacking else 1.0)
+
+
+def ingredients(
+    table: Sequence[Ingredient], calls: int = 4
+) -> Callable[[Lab, int], Finding | None]:
     """The experiment that locates a fault by ingredient (see the module's description).
 
-    Over every case that ran: an ingredient the explained case has, whose cases all went wrong
-    while every case without it is right, and whose variant of the explained case (that
-    ingredient taken away, nothing else) is right: "right whenever <absent>, wrong whenever
-    <present>". Else the variants of the explained case that are right: "right on this case
-    with <change>". Nothing when no variant is right (an ingredient that does not change the
-    outcome is not named)."""
+    The explained case's ingredients are tried in the order the failures follow them (the
+    share of cases with the ingredient that went wrong, less the share of those without it),
+    each by calling the function on the case with that one ingredient taken away (its
+    variant), at most ``calls`` calls: the first that gets the case right is the finding.
+    When the failures follow it exactly (every case with it went wrong, every case without it
+    is right) the finding holds for every case: "wrong whenever <present>, right whenever
+    <absent>"; else for this case: "wrong on this case, but right with <change>". Ingredients
+    present in every case (one image, channels first, ...) are hypotheses about what the
+    inputs mean, tried only when every case went wrong. Nothing is said when no variant is
+    right."""
     by_key = {i.key: i for i in table}
 
     def experiment(lab: Lab, index: int) -> Finding | None:
         ran = lab.runs[index]
-        variants = [v for v in lab.variants(index) if v.ingredient in by_key]
-        fixes = []
-        for variant in variants:
-            trial = lab.variant(index, variant)
-            if trial is not None and trial.right:
-                fixes.append(variant)
-        if not fixes:
-            return None
         judged = [r for r in lab.runs if r.problem is None]
-        patterns = []
-        for variant in fixes:
-            key = variant.ingredient
-            having = [r for r in judged if key in r.case.features]
-            lacking = [r for r in judged if key not in r.case.features]
-            if lacking and all(r.wrong for r in having) and not any(r.wrong for r in lacking):
-                patterns.append(variant)
-        wrong = _wrong_kind([ran])
-        if len(patterns) == 1:
-            variant = patterns[0]
+        everywhere = all(r.wrong for r in judged)
+        known = lab.notes.setdefault("patterns", {})
+        for key, finding in known.items():  # a pattern found for another case holds here too
+            if key in ran.case.features:
+                return finding
+        if everywhere and lab.notes.get(("found", index)):
+            return None  # no ingredient separates the cases, and the answer said something
+        refuted = lab.notes.setdefault("refuted", set())  # hypotheses wrong on another case
+        scored = []
+        for variant in lab.variants(index):
+            if variant.ingredient not in by_key or variant.ingredient in refuted:
+                continue
+            score = _suspicion(variant.ingredient, judged)
+            if score > 0 or (everywhere and score >= 0):
+                scored.append((-score, len(scored), variant))
+        for _, _, variant in sorted(scored, key=lambda t: t[:2])[:calls]:
+            trial = lab.variant(index, variant)
+            if trial is None or not trial.right:
+                if trial is not None and not by_key[variant.ingredient].present:
+                    refuted.add(variant.ingredient)
+                continue
             ingredient = by_key[variant.ingredient]
-            having = [r for r in judged if variant.ingredient in r.case.features]
-            kind = _wrong_kind(having)
-            return Finding(
-                f"{kind} whenever {ingredient.present}, and is right whenever "
-                f"{ingredient.absent} ({len(having)} of {len(judged)} cases went wrong, all "
-                f"of them so): {ingredient.advice}",
-                about=ingredient.key,
-                detail=f"This case {wrong} as given and is right with {variant.change}.",
-                strength=2,
-            )
-        if len(fixes) == 1:
-            variant = fixes[0]
-            ingredient = by_key[variant.ingredient]
-            sentence = ingredient.message or (
-                f"{wrong} on this case, but is right with {variant.change} "
-                f"(the only change): {ingredient.advice}"
-            )
-            return Finding(
-                sentence,
-                about=ingredient.key,
-                detail=f"This case {wrong} as given and is right with {variant.change}.",
-            )
-        changes = [v.change for v in fixes[:3]]
-        listed = "; and also with ".join(changes)
-        return Finding(
-            f"{wrong} on this case, but is right with {listed} (each change alone makes it "
-            "right, so the mistake needs all of these ingredients together).",
-            about=" + ".join(v.ingredient for v in fixes),
-            strength=1,
-        )
+            detail = f"On this case, with {variant.change}, the answer is right."
+            if _suspicion(variant.ingredient, judged) == 1.0 and ingredient.present:
+                having = [r for r in judged if ingredient.key in r.case.features]
+                detail = (
+                    f"Wrong in all {len(having)} of the {len(judged)} cases where "
+                    f"{ingredient.present}, right in the others. " + detail
+                )
+                sentence = ingredient.message or (
+                    _whenever(having, ingredient.present, ingredient.absent)
+                    + f": {ingredient.advice}"
+                )
+                finding = Finding(sentence, about=ingredient.key, detail=detail, strength=2)
+                known[ingredient.key] = finding
+                return finding
+            if ran.raised is not None:
+                said = "the function raises an error on this case, but gives the right answer"
+            else:
+                said = "the answer is wrong on this case, but right"
+            sentence = ingredient.message or f"{said} with {variant.change}: {ingredient.advice}"
+            return Finding(sentence, about=ingredient.key, detail=detail)
+        return None
 
     return experiment
 
@@ -225,7 +240,7 @@ def scaled(
         subject = f"{what} (everything but the bias)" if has_base else "your output"
         a, d = _fit(got - base, summed)
         if _fits(got, a * summed + base, expected):
-            return _factor(a, subject, factors(case), has_base)
+            return _factor(a, subject, _confirmed(lab, index, factors), has_base)
         if _fits(got, a * summed + base + d, expected):
             if _near(a, 1.0):
                 return Finding(
@@ -259,6 +274,42 @@ def scaled(
     return experiment
 
 
+def _scale_of(ran: Ran) -> float | None:
+    """The one factor between a wrong answer and the right one (less its base), if there is."""
+    got, expected = ran.value, ran.case.expected
+    if not isinstance(got, torch.Tensor) or not isinstance(expected, torch.Tensor):
+        return None
+    if got.shape != expected.shape or not torch.isfinite(got).all():
+        return None
+    base = ran.case.base if isinstance(ran.case.base, torch.Tensor) else torch.zeros_like(expected)
+    summed = expected - base.expand_as(expected)
+    if summed.numel() < 4 or float(summed.abs().max()) == 0:
+        return None
+    a, _ = _fit(got - base, summed)
+    return a if _fits(got, a * summed + base, expected) else None
+
+
+def _confirmed(lab: Lab, index: int, factors: Factors) -> list[tuple[float, str, str]]:
+    """The names of the explained case's factor that also name the factor of every other
+    wrong case with one factor (a name true of one case only is not the reason). A name is
+    its expression up to " = " ("1/(K_h·K_w)"), the same quantity in every case."""
+    named = factors(lab.runs[index].case)
+    here = _scale_of(lab.runs[index])
+    if here is None:
+        return []
+    symbol = lambda expression: expression.split(" = ")[0]  # noqa: E731
+    names = {symbol(e) for value, e, _ in named if _near(here, value)}
+    for number, ran in enumerate(lab.runs):
+        if len(names) < 2:
+            break
+        if number == index or not ran.answered or ran.verdict is None:
+            continue
+        there = _scale_of(ran)
+        if there is not None:
+            names &= {symbol(e) for value, e, _ in factors(ran.case) if _near(there, value)}
+    return [(v, e, m) for v, e, m in named if symbol(e) in names]
+
+
 def _factor(a: float, subject: str, named: list, has_base: bool) -> Finding | None:
     if _near(a, 1.0):
         return None
@@ -278,11 +329,12 @@ def _factor(a: float, subject: str, named: list, has_base: bool) -> Finding | No
         )
     names = [(expression, meaning) for value, expression, meaning in named if _near(a, value)]
     if names:
-        expression, meaning = names[0]
-        also = "".join(f" (and {e})" for e, _ in names[1:])
+        expressions = " = ".join(e for e, _ in names)
+        meanings = {m for _, m in names}
+        meaning = f": {meanings.pop()}" if len(meanings) == 1 else "."
         return Finding(
             f"every value of {subject} is {a:.4g} times the right one (the same factor "
-            f"everywhere), and {a:.4g} = {expression} here{also}: {meaning}",
+            f"everywhere), and {a:.4g} = {expressions} here{meaning}",
             about="factor",
             strength=0,
         )
