@@ -37,7 +37,7 @@ def tanh(x):
     return (torch.exp(x) - torch.exp(-x)) / (torch.exp(x) + torch.exp(-x))
 """,
         "test_tanh",
-        "nan or inf",
+        "eˣ and e⁻ˣ overflow to inf",
     ),
     Wrong(
         "sigmoid_builtin",
@@ -1614,5 +1614,1014 @@ def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
         out = out + bias.reshape(1, -1, 1, 1)
     return out
 """,
+    ),
+]
+
+
+# ---------------------------------------------------------------------------------------------
+# Helper D2's entries of this round (issues 22, 23): every message of the activations, the dense
+# layer, the gradients, the SGD step, the constants and same_padding reached by a mistake, and
+# real-world correct styles; PENDING_* hold the entries of the new graded functions
+# (mlp_forward, mlp_param_count, conv_output_shape, conv_layer_cost), whose test cells the
+# notebooks do not have yet: they move into WRONG / CORRECT when the notebooks call those checks.
+
+
+def fn(name: str, args: str, body: str) -> str:
+    """A one-function cell: ``def name(args):`` and the indented ``body``."""
+    lines = "\n".join("    " + line for line in body.strip("\n").splitlines())
+    return f"\ndef {name}({args}):\n{lines}\n"
+
+
+def sigmoid_code(body: str) -> str:
+    return fn("sigmoid", "x", body)
+
+
+def tanh_code(body: str) -> str:
+    return fn("tanh", "x", body)
+
+
+def relu_code(body: str) -> str:
+    return fn("relu", "x", body)
+
+
+def dense_code(body: str) -> str:
+    return fn("dense_forward", "x, W, b, activation", body)
+
+
+def gradients_code(body: str) -> str:
+    return fn("neuron_gradients", "x, w, b, target", body)
+
+
+def sgd_code(body: str) -> str:
+    return fn("sgd_step", "w, b, grad_w, grad_b, lr", body)
+
+
+GRADIENT_START = "y = torch.sigmoid(x @ w + b)\n"
+
+WRONG += [
+    Wrong(
+        "sigmoid_exp_ratio_overflow",
+        NN,
+        "sigmoid",
+        sigmoid_code("return torch.exp(x) / (1 + torch.exp(x))"),
+        "test_sigmoid",
+        "eˣ / (1 + eˣ) divides inf by inf for large positive x",
+    ),
+    Wrong(
+        "sigmoid_precedence",
+        NN,
+        "sigmoid",
+        sigmoid_code("return 1 / 1 + torch.exp(-x)"),
+        "test_sigmoid",
+        "1 / 1 + exp(−x) is read as (1 / 1) + exp(−x)",
+    ),
+    Wrong(
+        "sigmoid_math_exp",
+        NN,
+        "sigmoid",
+        sigmoid_code("return 1 / (1 + math.exp(-x))"),
+        "test_sigmoid",
+        "math.exp (like float(x) or x.item()) turns a tensor into one Python number",
+    ),
+    Wrong(
+        "sigmoid_minus_in_denominator",
+        NN,
+        "sigmoid",
+        sigmoid_code("return 1 / (1 - torch.exp(-x))"),
+        "test_sigmoid",
+        "the denominator is 1 + exp(−x), not 1 − exp(−x)",
+    ),
+    Wrong(
+        "sigmoid_returns_derivative",
+        NN,
+        "sigmoid",
+        sigmoid_code("s = 1 / (1 + torch.exp(-x))\nreturn s * (1 - s)"),
+        "test_sigmoid",
+        "this is the sigmoid's derivative",
+    ),
+    Wrong(
+        "sigmoid_normalised_over_x",
+        NN,
+        "sigmoid",
+        sigmoid_code("e = torch.exp(x - x.max())\nreturn e / e.sum()"),
+        "test_sigmoid",
+        "the value at one position depends on the other values of x",
+    ),
+    Wrong(
+        "sigmoid_python_if",
+        NN,
+        "sigmoid",
+        sigmoid_code(
+            "if x >= 0:\n    return 1 / (1 + torch.exp(-x))\ne = torch.exp(x)\nreturn e / (1 + e)"
+        ),
+        "test_sigmoid",
+        "Python's `if`, `and`/`or`, `max` and `min` decide on one value at a time",
+    ),
+    Wrong(
+        "sigmoid_half_scale",
+        NN,
+        "sigmoid",
+        sigmoid_code("return 0.5 / (1 + torch.exp(-x))"),
+        "test_sigmoid",
+        "every value of your output is 0.5 times the right one",
+    ),
+    Wrong(
+        "sigmoid_float_for_scalar",
+        NN,
+        "sigmoid",
+        sigmoid_code(
+            "if x.ndim == 0:\n    return 1 / (1 + math.exp(-float(x)))\n"
+            "return 1 / (1 + torch.exp(-x))"
+        ),
+        "test_sigmoid",
+        "returns a Python number, not a tensor",
+    ),
+    Wrong(
+        "sigmoid_numpy_array",
+        NN,
+        "sigmoid",
+        sigmoid_code("import numpy as np\nreturn 1 / (1 + np.exp(-x.numpy()))"),
+        "test_sigmoid",
+        "returns a NumPy array, not a tensor",
+    ),
+    Wrong(
+        "tanh_sinh",
+        NN,
+        "tanh",
+        tanh_code("return (torch.exp(x) - torch.exp(-x)) / 2"),
+        "test_tanh",
+        "this is sinh(x)",
+    ),
+    Wrong(
+        "tanh_upside_down",
+        NN,
+        "tanh",
+        tanh_code("return (torch.exp(x) + torch.exp(-x)) / (torch.exp(x) - torch.exp(-x))"),
+        "test_tanh",
+        "numerator and denominator are swapped",
+    ),
+    Wrong(
+        "tanh_no_brackets",
+        NN,
+        "tanh",
+        tanh_code("return torch.exp(x) - torch.exp(-x) / torch.exp(x) + torch.exp(-x)"),
+        "test_tanh",
+        "the brackets are missing",
+    ),
+    Wrong(
+        "tanh_returns_derivative",
+        NN,
+        "tanh",
+        tanh_code(
+            "e = torch.exp(-2 * x.abs())\nt = torch.sign(x) * (1 - e) / (1 + e)\nreturn 1 - t * t"
+        ),
+        "test_tanh",
+        "this is tanh's derivative",
+    ),
+    Wrong(
+        "tanh_minus_one_missing",
+        NN,
+        "tanh",
+        tanh_code("return 2 / (1 + torch.exp(-2 * x))"),
+        "test_tanh",
+        "every value is 1 too large",
+    ),
+    Wrong(
+        "tanh_abs_without_sign",
+        NN,
+        "tanh",
+        tanh_code("e = torch.exp(-2 * x.abs())\nreturn (1 - e) / (1 + e)"),
+        "test_tanh",
+        "right for x = 0 and x > 0 but not for x < 0, where it returns −1 × the right value",
+    ),
+    Wrong(
+        "tanh_doubled_argument",
+        NN,
+        "tanh",
+        tanh_code("e = torch.exp(-4 * x.abs())\nreturn torch.sign(x) * (1 - e) / (1 + e)"),
+        "test_tanh",
+        "every value is tanh(2x), not tanh(x)",
+    ),
+    Wrong(
+        "relu_python_max",
+        NN,
+        "relu",
+        relu_code("return max(x, 0)"),
+        "test_relu",
+        "Python's `if`, `and`/`or`, `max` and `min` decide on one value at a time",
+    ),
+    Wrong(
+        "relu_leaky",
+        NN,
+        "relu",
+        relu_code("return torch.where(x > 0, x, 0.01 * x)"),
+        "test_relu",
+        "negative values are multiplied by a small slope",
+    ),
+    Wrong(
+        "relu_identity_for_negatives",
+        NN,
+        "relu",
+        relu_code("return torch.where(x > 0, x, x * 0.5)"),
+        "test_relu",
+        "right for x = 0 and x > 0 but not for x < 0, where it returns 0.5 × x",
+    ),
+    Wrong(
+        "relu_bool_mask",
+        NN,
+        "relu",
+        relu_code("return x > 0"),
+        "test_relu",
+        "not a 0/1 mask of where x > 0",
+    ),
+    Wrong(
+        "relu_view_flat",
+        NN,
+        "relu",
+        relu_code("return x.view(-1).clamp(min=0).view(x.shape)"),
+        "test_relu",
+        "whenever x is a transposed view (not contiguous in memory)",
+    ),
+    Wrong(
+        "relu_loop_float32",
+        NN,
+        "relu",
+        relu_code(
+            "flat = [max(v, 0.0) for v in x.flatten().tolist()]\n"
+            "return torch.tensor(flat).reshape(x.shape)"
+        ),
+        "test_relu",
+        "has dtype torch.float32 but the inputs are torch.float64",
+    ),
+    Wrong(
+        "relu_loop_one_dimension",
+        NN,
+        "relu",
+        relu_code(
+            "out = x.clone()\nfor i in range(len(x)):\n    if out[i] < 0:\n        out[i] = 0\nreturn out"
+        ),
+        "test_relu",
+        "Python's `if`, `and`/`or`, `max` and `min` decide on one value at a time",
+    ),
+    Wrong(
+        "relu_list_of_values",
+        NN,
+        "relu",
+        relu_code("return torch.tensor([max(v, 0.0) for v in x.tolist()], dtype=x.dtype)"),
+        "test_relu",
+        "x flattened to 1-d",
+    ),
+    Wrong(
+        "relu_softplus",
+        NN,
+        "relu",
+        relu_code("return torch.log(1 + torch.exp(x))"),
+        "test_relu",
+        "ReLU needs no exp at all",
+    ),
+    Wrong(
+        "dense_w_times_x",
+        NN,
+        "dense_forward",
+        dense_code("return activation(W @ x + b)"),
+        "test_dense_forward",
+        "your code multiplies a (3, 4) tensor (the shape of W) by a (5, 4) tensor (the shape of x)",
+    ),
+    Wrong(
+        "dense_product_transposed",
+        NN,
+        "dense_forward",
+        dense_code("return activation(W @ x.T + b)"),
+        "test_dense_forward",
+        "a (3,) tensor (the shape of b) is added along an axis of 5 values",
+    ),
+    Wrong(
+        "dense_linear_only",
+        NN,
+        "dense_forward",
+        dense_code("return x @ W.T"),
+        "test_dense_forward",
+        "only x @ W.T is computed",
+    ),
+    Wrong(
+        "dense_activation_on_inputs",
+        NN,
+        "dense_forward",
+        dense_code("return activation(x) @ W.T + b"),
+        "test_dense_forward",
+        "the activation is applied to the inputs x",
+    ),
+    Wrong(
+        "dense_always_tanh",
+        NN,
+        "dense_forward",
+        dense_code("return torch.tanh(x @ W.T + b)"),
+        "test_dense_forward",
+        "use the activation you are given",
+    ),
+    Wrong(
+        "dense_first_row_everywhere",
+        NN,
+        "dense_forward",
+        dense_code("return activation(x[0] @ W.T + b).expand(x.shape[0], -1)"),
+        "test_dense_forward",
+        "every row of the output is the first example's",
+    ),
+    Wrong(
+        "dense_squeezed",
+        NN,
+        "dense_forward",
+        dense_code("return activation(x @ W.T + b).squeeze()"),
+        "test_dense_forward",
+        "whenever the batch holds one example (N = 1)",
+    ),
+    Wrong(
+        "dense_zeros_float32",
+        NN,
+        "dense_forward",
+        dense_code(
+            "out = torch.zeros(x.shape[0], W.shape[0])\nfor n in range(x.shape[0]):\n"
+            "    out[n] = activation(W @ x[n] + b)\nreturn out"
+        ),
+        "test_dense_forward",
+        "has dtype torch.float32 but the inputs are torch.float64",
+    ),
+    Wrong(
+        "dense_bias_first_value",
+        NN,
+        "dense_forward",
+        dense_code("return activation(x @ W.T + b[0])"),
+        "test_dense_forward",
+        "only output unit o = ",
+    ),
+    Wrong(
+        "gradients_loss_for_derivative",
+        NN,
+        "neuron_gradients",
+        gradients_code(
+            GRADIENT_START + "dz = 0.5 * (y - target) ** 2 * y * (1 - y) / len(x)\n"
+            "return dz @ x, dz.sum()"
+        ),
+        "test_neuron_gradients",
+        "the loss ½(y − t)² stands where its derivative belongs",
+    ),
+    Wrong(
+        "gradients_tanh_derivative",
+        NN,
+        "neuron_gradients",
+        gradients_code(
+            GRADIENT_START + "dz = (y - target) * (1 - y**2) / len(x)\nreturn dz @ x, dz.sum()"
+        ),
+        "test_neuron_gradients",
+        "1 − y² is the derivative of tanh",
+    ),
+    Wrong(
+        "gradients_dw_per_example",
+        NN,
+        "neuron_gradients",
+        gradients_code(
+            GRADIENT_START
+            + "dz = (y - target) * y * (1 - y) / len(x)\nreturn dz[:, None] * x, dz.sum()"
+        ),
+        "test_neuron_gradients",
+        "dL/dw is left per example, shape (N, D)",
+    ),
+    Wrong(
+        "gradients_db_mean_of_mean",
+        NN,
+        "neuron_gradients",
+        gradients_code(
+            GRADIENT_START + "dz = (y - target) * y * (1 - y) / len(x)\nreturn dz @ x, dz.mean()"
+        ),
+        "test_neuron_gradients",
+        "dL/db is divided by N twice",
+    ),
+    Wrong(
+        "gradients_two_slips",
+        NN,
+        "neuron_gradients",
+        gradients_code(GRADIENT_START + "dz = 2 * (y - target) / len(x)\nreturn dz @ x, dz.sum()"),
+        "test_neuron_gradients",
+        "two slips: σ'(z) = σ(z)(1 − σ(z)) is missing",
+    ),
+    Wrong(
+        "gradients_x_times_dz",
+        NN,
+        "neuron_gradients",
+        gradients_code(
+            GRADIENT_START + "dz = (y - target) * y * (1 - y) / len(x)\nreturn x @ dz, dz.sum()"
+        ),
+        "test_neuron_gradients",
+        "your code multiplies a (6, 3) tensor (the shape of x) by a (6,) tensor",
+    ),
+    Wrong(
+        "sgd_bias_with_grad_w",
+        NN,
+        "sgd_step",
+        sgd_code("return w - lr * grad_w, b - lr * grad_w"),
+        "test_sgd_step",
+        "b is updated with grad_w",
+    ),
+    Wrong(
+        "sgd_w_frozen",
+        NN,
+        "sgd_step",
+        sgd_code("return w, b - lr * grad_b"),
+        "test_sgd_step",
+        "w learns too",
+    ),
+    Wrong(
+        "sgd_swapped",
+        NN,
+        "sgd_step",
+        sgd_code("return b - lr * grad_b, w - lr * grad_w"),
+        "test_sgd_step",
+        "the pair comes back the other way round",
+    ),
+    Wrong(
+        "sgd_lr_squared",
+        NN,
+        "sgd_step",
+        sgd_code("return w - lr * lr * grad_w, b - lr * lr * grad_b"),
+        "test_sgd_step",
+        "lr² = 0.01: lr is applied twice",
+    ),
+    Wrong(
+        "sgd_fixed_rate",
+        NN,
+        "sgd_step",
+        sgd_code("return w - 0.1 * grad_w, b - 0.1 * grad_b"),
+        "test_sgd_step",
+        "each value of the new w is the old one minus 0.1 × its gradient",
+    ),
+    Wrong(
+        "constants_both_wrong",
+        CONV,
+        "param_constants",
+        constants("(32 * 32, 1)", "(5 * 5, 1)"),
+        "test_param_constants",
+        "FC_NEURON_PARAMS = (1024, 1) is not right",
+    ),
+    Wrong(
+        "same_padding_no_error",
+        CONV,
+        "same_padding",
+        fn("same_padding", "kernel_size", "return (kernel_size - 1) // 2"),
+        "test_same_padding",
+        "should raise ValueError for an even kernel",
+    ),
+    Wrong(
+        "same_padding_assert",
+        CONV,
+        "same_padding",
+        fn("same_padding", "kernel_size", "assert kernel_size % 2 == 1\nreturn kernel_size // 2"),
+        "test_same_padding",
+        "raises AssertionError for an even kernel",
+    ),
+    Wrong(
+        "same_padding_float",
+        CONV,
+        "same_padding",
+        fn(
+            "same_padding",
+            "kernel_size",
+            "if kernel_size % 2 == 0:\n    raise ValueError('even')\nreturn (kernel_size - 1) / 2",
+        ),
+        "test_same_padding",
+        "a float: return an int",
+    ),
+    Wrong(
+        "same_padding_total",
+        CONV,
+        "same_padding",
+        fn(
+            "same_padding",
+            "kernel_size",
+            "if kernel_size % 2 == 0:\n    raise ValueError('even')\nreturn kernel_size - 1",
+        ),
+        "test_same_padding",
+        "the two sides together add K − 1",
+    ),
+]
+
+CORRECT += [
+    Correct("sigmoid_plain_formula", NN, "sigmoid", sigmoid_code("return 1 / (1 + torch.exp(-x))")),
+    Correct(
+        "sigmoid_logaddexp",
+        NN,
+        "sigmoid",
+        sigmoid_code("return torch.exp(-torch.logaddexp(torch.zeros_like(x), -x))"),
+    ),
+    Correct(
+        "sigmoid_masks",
+        NN,
+        "sigmoid",
+        sigmoid_code(
+            "out = torch.empty_like(x)\npos = x >= 0\n"
+            "out[pos] = 1 / (1 + torch.exp(-x[pos]))\n"
+            "e = torch.exp(x[~pos])\nout[~pos] = e / (1 + e)\nreturn out"
+        ),
+    ),
+    Correct(
+        "sigmoid_clamped",
+        NN,
+        "sigmoid",
+        sigmoid_code("return torch.reciprocal(1 + torch.exp(-x.clamp(-80, 80)))"),
+    ),
+    Correct(
+        "tanh_one_minus_ratio",
+        NN,
+        "tanh",
+        tanh_code("return 1 - 2 / (torch.exp(2 * x) + 1)"),
+    ),
+    Correct(
+        "tanh_where_both_sides",
+        NN,
+        "tanh",
+        tanh_code(
+            "e = torch.exp(-2 * x.abs())\n"
+            "return torch.where(x >= 0, (1 - e) / (1 + e), (e - 1) / (e + 1))"
+        ),
+    ),
+    Correct(
+        "relu_maximum",
+        NN,
+        "relu",
+        relu_code("return torch.maximum(x, torch.zeros_like(x))"),
+    ),
+    Correct("relu_abs_average", NN, "relu", relu_code("return (x + x.abs()) / 2")),
+    Correct("relu_masked_fill", NN, "relu", relu_code("return x.masked_fill(x < 0, 0)")),
+    Correct(
+        "dense_einsum",
+        NN,
+        "dense_forward",
+        dense_code("return activation(torch.einsum('ni,oi->no', x, W) + b)"),
+    ),
+    Correct(
+        "dense_matmul_order",
+        NN,
+        "dense_forward",
+        dense_code("return activation(torch.matmul(W, x.T).T + b)"),
+    ),
+    Correct(
+        "dense_addmm", NN, "dense_forward", dense_code("return activation(torch.addmm(b, x, W.T))")
+    ),
+    Correct(
+        "dense_broadcast_sum",
+        NN,
+        "dense_forward",
+        dense_code("return activation((x[:, None, :] * W[None, :, :]).sum(-1) + b)"),
+    ),
+    Correct(
+        "dense_linear",
+        NN,
+        "dense_forward",
+        dense_code("return activation(torch.nn.functional.linear(x, W, b))"),
+    ),
+    Correct(
+        "gradients_transposed_product",
+        NN,
+        "neuron_gradients",
+        gradients_code(
+            GRADIENT_START + "dz = (y - target) * y * (1 - y)\n"
+            "return x.T @ dz / x.shape[0], dz.mean().reshape(1)"
+        ),
+    ),
+    Correct(
+        "gradients_loop_python_float",
+        NN,
+        "neuron_gradients",
+        gradients_code(
+            "n = x.shape[0]\ngw = torch.zeros_like(w)\ngb = 0.0\nfor i in range(n):\n"
+            "    y = 1 / (1 + torch.exp(-(x[i] @ w + b)))\n"
+            "    d = (y - target[i]) * y * (1 - y) / n\n"
+            "    gw = gw + d * x[i]\n    gb += float(d)\nreturn gw, gb"
+        ),
+    ),
+    Correct(
+        "sgd_sub_alpha",
+        NN,
+        "sgd_step",
+        sgd_code("return torch.sub(w, grad_w, alpha=lr), torch.sub(b, grad_b, alpha=lr)"),
+    ),
+    Correct(
+        "constants_channels_first",
+        CONV,
+        "param_constants",
+        constants("(3 * 32 * 32, 1)", "(3 * 5 * 5, 1)"),
+    ),
+    Correct(
+        "same_padding_floor_half",
+        CONV,
+        "same_padding",
+        fn(
+            "same_padding",
+            "kernel_size",
+            "if not kernel_size % 2:\n    raise ValueError(f'{kernel_size} is even')\n"
+            "return kernel_size // 2",
+        ),
+    ),
+]
+
+
+def mlp_code(body: str) -> str:
+    return fn("mlp_forward", "x, layers, activation", body)
+
+
+def mlp_count_code(body: str) -> str:
+    return fn("mlp_param_count", "sizes, bias=True", body)
+
+
+def shape_code(body: str) -> str:
+    return fn("conv_output_shape", "x_shape, weight_shape, stride=1, padding=0", body)
+
+
+def cost_code(body: str) -> str:
+    return fn("conv_layer_cost", "x_shape, weight_shape, stride=1, padding=0, bias=True", body)
+
+
+MLP = """h = x
+for i, (W, b) in enumerate(layers):
+    h = h @ W.T + b
+    if i < len(layers) - 1:
+        h = activation(h)
+return h"""
+MLP_COUNT = "return sum(a * b + (b if bias else 0) for a, b in zip(sizes, sizes[1:]))"
+SHAPE = """(s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+n, c_in, h, w = x_shape
+c_out, c_in_w, k_h, k_w = weight_shape
+if c_in != c_in_w or min(s_h, s_w) < 1 or min(p_h, p_w) < 0:
+    raise ValueError("impossible layer")
+if k_h > h + 2 * p_h or k_w > w + 2 * p_w:
+    raise ValueError("kernel larger than the padded input")
+return (n, c_out, (h + 2 * p_h - k_h) // s_h + 1, (w + 2 * p_w - k_w) // s_w + 1)"""
+COST = """(s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+n, c_in, h, w = x_shape
+c_out, _, k_h, k_w = weight_shape
+h_out, w_out = (h + 2 * p_h - k_h) // s_h + 1, (w + 2 * p_w - k_w) // s_w + 1
+params = c_out * c_in * k_h * k_w + (c_out if bias else 0)
+return params, n * c_out * h_out * w_out * c_in * k_h * k_w"""
+
+
+def mlp_wrong(name: str, body: str, message: str) -> Wrong:
+    return Wrong(name, NN, "mlp_forward", mlp_code(body), "test_mlp_forward", message)
+
+
+def count_wrong(name: str, body: str, message: str) -> Wrong:
+    return Wrong(name, NN, "mlp_param_count", mlp_count_code(body), "test_mlp_param_count", message)
+
+
+def shape_wrong(name: str, old: str, new: str, message: str) -> Wrong:
+    assert old in SHAPE, old
+    code = shape_code(SHAPE.replace(old, new))
+    return Wrong(name, CONV, "conv_output_shape", code, "test_conv_output_shape", message)
+
+
+def cost_wrong(name: str, old: str, new: str, message: str) -> Wrong:
+    assert old in COST, old
+    code = cost_code(COST.replace(old, new))
+    return Wrong(name, CONV, "conv_layer_cost", code, "test_conv_layer_cost", message)
+
+
+SHAPE_RETURN = "return (n, c_out, (h + 2 * p_h - k_h) // s_h + 1, (w + 2 * p_w - k_w) // s_w + 1)"
+H_OUT, W_OUT = "(h + 2 * p_h - k_h) // s_h + 1", "(w + 2 * p_w - k_w) // s_w + 1"
+MACS = "n * c_out * h_out * w_out * c_in * k_h * k_w"
+
+PENDING_WRONG = [
+    mlp_wrong(
+        "mlp_activation_after_last",
+        "h = x\nfor W, b in layers:\n    h = activation(h @ W.T + b)\nreturn h",
+        "the activation is applied after the last layer too",
+    ),
+    mlp_wrong(
+        "mlp_no_activation",
+        "h = x\nfor W, b in layers:\n    h = h @ W.T + b\nreturn h",
+        "the activation is missing",
+    ),
+    mlp_wrong(
+        "mlp_activation_before",
+        "h = x\nfor W, b in layers:\n    h = activation(h) @ W.T + b\nreturn h",
+        "the activation is applied to each layer's input",
+    ),
+    mlp_wrong(
+        "mlp_activation_once",
+        "h = x\nfor i, (W, b) in enumerate(layers):\n    h = h @ W.T + b\n    if i == 0 and len(layers) > 1:\n        h = activation(h)\nreturn h",
+        "the activation follows only the first layer",
+    ),
+    mlp_wrong(
+        "mlp_no_bias",
+        "h = x\nfor i, (W, b) in enumerate(layers):\n    h = h @ W.T\n    if i < len(layers) - 1:\n        h = activation(h)\nreturn h",
+        "the biases are missing",
+    ),
+    mlp_wrong(
+        "mlp_stops_early",
+        "h = x\nfor W, b in layers[:-1]:\n    h = activation(h @ W.T + b)\nreturn h",
+        "the last layer is not applied",
+    ),
+    mlp_wrong(
+        "mlp_first_layer_only",
+        "W, b = layers[0]\nreturn x @ W.T + b",
+        "only the first layer is applied",
+    ),
+    mlp_wrong(
+        "mlp_fixed_relu",
+        MLP.replace("h = activation(h)", "h = torch.relu(h)"),
+        "use the activation you are given",
+    ),
+    mlp_wrong(
+        "mlp_x_every_layer",
+        "h = x\nfor i, (W, b) in enumerate(layers):\n    h = x @ W.T + b\n    if i < len(layers) - 1:\n        h = activation(h)\nreturn h",
+        "by a (3, 2) tensor (the shape of W of layer 2, transposed)",
+    ),
+    mlp_wrong(
+        "mlp_w_not_transposed",
+        "h = x\nfor i, (W, b) in enumerate(layers):\n    h = h @ W + b\n    if i < len(layers) - 1:\n        h = activation(h)\nreturn h",
+        "your code multiplies a (3, 4) tensor (the shape of x) by a (2, 4) tensor",
+    ),
+    mlp_wrong(
+        "mlp_unpacks_list",
+        "W, b = layers\nreturn x @ W.T + b",
+        "layers is a list with one (W, b) pair per layer",
+    ),
+    mlp_wrong(
+        "mlp_returns_all",
+        "h, outs = x, []\nfor i, (W, b) in enumerate(layers):\n    h = h @ W.T + b\n    if i < len(layers) - 1:\n        h = activation(h)\n    outs.append(h)\nreturn outs",
+        "returns every layer's output",
+    ),
+    mlp_wrong(
+        "mlp_squeezed",
+        MLP.replace("return h", "return h.squeeze()"),
+        "keep the batch axis of size 1",
+    ),
+    mlp_wrong(
+        "mlp_third_layer_without_bias",
+        "h = x\nfor i, (W, b) in enumerate(layers):\n    h = h @ W.T + (b if i < 2 else 0)\n    if i < len(layers) - 1:\n        h = activation(h)\nreturn h",
+        "given only the first 2 of the 3 layers, the answer is right",
+    ),
+    count_wrong(
+        "mlp_count_no_bias",
+        "return sum(a * b for a, b in zip(sizes, sizes[1:]))",
+        "the biases are not counted",
+    ),
+    count_wrong(
+        "mlp_count_bias_flag_ignored",
+        "return sum(a * b + b for a, b in zip(sizes, sizes[1:]))",
+        "with bias=False there are no biases to count",
+    ),
+    count_wrong(
+        "mlp_count_bias_per_input",
+        "return sum(a * b + (a if bias else 0) for a, b in zip(sizes, sizes[1:]))",
+        "each layer has one bias per output unit",
+    ),
+    count_wrong(
+        "mlp_count_input_biases",
+        "return sum(a * b for a, b in zip(sizes, sizes[1:])) + (sum(sizes) if bias else 0)",
+        "the input has no biases",
+    ),
+    count_wrong(
+        "mlp_count_last_layer_missing",
+        "total = 0\nfor i in range(len(sizes) - 2):\n    total += sizes[i] * sizes[i + 1] + (sizes[i + 1] if bias else 0)\nreturn total",
+        "the last layer is not counted",
+    ),
+    count_wrong(
+        "mlp_count_first_layer_missing",
+        "return sum(a * b + (b if bias else 0) for a, b in zip(sizes[1:], sizes[2:])) if len(sizes) > 2 else sizes[0] * sizes[1] + (sizes[1] if bias else 0)",
+        "the first layer (from D_0 to D_1) is not counted",
+    ),
+    count_wrong(
+        "mlp_count_one_big_layer",
+        "return sizes[0] * sizes[-1] + (sizes[-1] if bias else 0)",
+        "this counts one layer from D_0 straight to D_L",
+    ),
+    count_wrong(
+        "mlp_count_added",
+        "return sum(a + b + (b if bias else 0) for a, b in zip(sizes, sizes[1:]))",
+        "every input of a layer connects to every unit",
+    ),
+    count_wrong(
+        "mlp_count_last_biases_missing",
+        MLP_COUNT + " - (sizes[-1] if bias else 0)",
+        "the last layer has biases too",
+    ),
+    count_wrong(
+        "mlp_count_float",
+        "return float(" + MLP_COUNT.removeprefix("return ") + ")",
+        "a float: return an int",
+    ),
+    count_wrong(
+        "mlp_count_first_biases_missing",
+        MLP_COUNT + " - (sizes[1] if bias and len(sizes) > 2 else 0)",
+        "is exactly the 6 biases of layer 1 (of 2): that term is missing",
+    ),
+    shape_wrong(
+        "shape_c_in_for_c_out", "return (n, c_out,", "return (n, c_in,", "C_out is weight_shape[0]"
+    ),
+    shape_wrong(
+        "shape_hw_only", SHAPE_RETURN, f"return ({H_OUT}, {W_OUT})", "return the whole shape"
+    ),
+    shape_wrong(
+        "shape_channels_last",
+        SHAPE_RETURN,
+        f"return (n, {H_OUT}, {W_OUT}, c_out)",
+        "the shape is channels first",
+    ),
+    shape_wrong(
+        "shape_h_w_swapped",
+        SHAPE_RETURN,
+        f"return (n, c_out, {W_OUT}, {H_OUT})",
+        "H_out and W_out are swapped",
+    ),
+    shape_wrong("shape_square_input", W_OUT, H_OUT, "W_out is computed like H_out"),
+    shape_wrong(
+        "shape_kernel_swapped",
+        "c_out, c_in_w, k_h, k_w = weight_shape",
+        "c_out, c_in_w, k_w, k_h = weight_shape",
+        "K_h is weight_shape[2]",
+    ),
+    shape_wrong(
+        "shape_pair_first",
+        "(s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)",
+        "(s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)\ns_w, p_w = s_h, p_h",
+        "only the first number of a (height, width) pair is used",
+    ),
+    shape_wrong(
+        "shape_pair_swapped",
+        "(s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)",
+        "(s_w, s_h), (p_w, p_h) = pair(stride), pair(padding)",
+        "a (height, width) pair is used the wrong way round",
+    ),
+    shape_wrong(
+        "shape_product",
+        SHAPE_RETURN,
+        f"return n * c_out * ({H_OUT}) * ({W_OUT})",
+        "the shape's numbers are multiplied together",
+    ),
+    shape_wrong(
+        "shape_no_plus_one",
+        SHAPE_RETURN,
+        SHAPE_RETURN.replace(" // s_h + 1", " // s_h").replace(" // s_w + 1", " // s_w"),
+        "don't forget the + 1",
+    ),
+    shape_wrong(
+        "shape_padding_once",
+        SHAPE_RETURN,
+        SHAPE_RETURN.replace("2 * p_h", "p_h").replace("2 * p_w", "p_w"),
+        "padding goes on both sides",
+    ),
+    shape_wrong(
+        "shape_true_division", SHAPE_RETURN, SHAPE_RETURN.replace("//", "/"), "a float: return ints"
+    ),
+    shape_wrong(
+        "shape_list",
+        SHAPE_RETURN,
+        "return [" + SHAPE_RETURN.removeprefix("return (").removesuffix(")") + "]",
+        "returns a list; return a tuple",
+    ),
+    shape_wrong(
+        "shape_ints_only",
+        "(s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)",
+        "s_h = s_w = stride\np_h = p_w = padding",
+        "stride and padding may be (height, width) pairs as well as ints",
+    ),
+    shape_wrong(
+        "shape_kernel_vs_unpadded",
+        "if k_h > h + 2 * p_h or k_w > w + 2 * p_w:",
+        "if k_h > h or k_w > w:",
+        "a kernel larger than the input is fine when the padded input is as large as the kernel",
+    ),
+    shape_wrong(
+        "shape_no_channel_check",
+        "c_in != c_in_w or ",
+        "",
+        "should raise ValueError for x with 3 input channels and a weight made for 2",
+    ),
+    shape_wrong(
+        "shape_assert",
+        'raise ValueError("kernel larger than the padded input")',
+        'raise AssertionError("kernel larger than the padded input")',
+        "raises AssertionError for a 5-high kernel on a 4-high input",
+    ),
+    cost_wrong(
+        "cost_no_batch",
+        MACS,
+        MACS.replace("n * c_out", "c_out"),
+        "every image of the batch costs as much",
+    ),
+    cost_wrong(
+        "cost_no_filters",
+        MACS,
+        MACS.replace("c_out * ", ""),
+        "each of the C_out filters gives an output channel",
+    ),
+    cost_wrong(
+        "cost_no_input_channels",
+        MACS,
+        MACS.replace(" * c_in", ""),
+        "each output value sums over all C_in input channels",
+    ),
+    cost_wrong(
+        "cost_no_kernel",
+        MACS,
+        MACS.replace(" * k_h * k_w", ""),
+        "each output value takes K_h · K_w multiply-adds",
+    ),
+    cost_wrong(
+        "cost_input_positions",
+        MACS,
+        MACS.replace("h_out * w_out", "h * w"),
+        "not at every one of the H × W input pixels",
+    ),
+    cost_wrong(
+        "cost_bias_adds",
+        MACS,
+        "n * h_out * w_out * params",
+        "adding the bias is not a multiply-add",
+    ),
+    cost_wrong("cost_double", MACS, "2 * " + MACS, "count it once"),
+    cost_wrong(
+        "cost_bias_flag_ignored",
+        "(c_out if bias else 0)",
+        "c_out",
+        "with bias=False there are no biases to count",
+    ),
+    cost_wrong(
+        "cost_filter_one_channel",
+        "params = c_out * c_in * k_h * k_w",
+        "params = c_out * k_h * k_w",
+        "each filter spans all input channels",
+    ),
+    cost_wrong(
+        "cost_ints_only",
+        "(s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)",
+        "s_h = s_w = stride\np_h = p_w = padding",
+        "stride and padding may be (height, width) pairs as well as ints",
+    ),
+    cost_wrong(
+        "cost_stride_ignored",
+        "// s_h + 1, (w + 2 * p_w - k_w) // s_w + 1",
+        " + 1, (w + 2 * p_w - k_w) + 1",
+        "the stride is ignored",
+    ),
+]
+
+PENDING_CORRECT = [
+    Correct("mlp_loop", NN, "mlp_forward", mlp_code(MLP)),
+    Correct(
+        "mlp_split_last",
+        NN,
+        "mlp_forward",
+        mlp_code(
+            "*hidden, (W_last, b_last) = layers\nfor W, b in hidden:\n    x = activation(torch.addmm(b, x, W.T))\nreturn x @ W_last.T + b_last"
+        ),
+    ),
+    Correct(
+        "mlp_linear_einsum",
+        NN,
+        "mlp_forward",
+        mlp_code(
+            "for i, (W, b) in enumerate(layers):\n    x = torch.einsum('ni,oi->no', x, W) + b\n    if i + 1 < len(layers):\n        x = activation(x)\nreturn x"
+        ),
+    ),
+    Correct(
+        "mlp_recursive",
+        NN,
+        "mlp_forward",
+        mlp_code(
+            "W, b = layers[0]\nh = x @ W.T + b\nif len(layers) == 1:\n    return h\nreturn mlp_forward(activation(h), layers[1:], activation)"
+        ),
+    ),
+    Correct(
+        "mlp_count_loop",
+        NN,
+        "mlp_param_count",
+        mlp_count_code(
+            "total = 0\nfor i in range(1, len(sizes)):\n    total += sizes[i - 1] * sizes[i]\n    if bias:\n        total += sizes[i]\nreturn total"
+        ),
+    ),
+    Correct("mlp_count_zip", NN, "mlp_param_count", mlp_count_code(MLP_COUNT)),
+    Correct("shape_reference", CONV, "conv_output_shape", shape_code(SHAPE)),
+    Correct(
+        "shape_torch_size_floor",
+        CONV,
+        "conv_output_shape",
+        shape_code(
+            SHAPE.replace(
+                SHAPE_RETURN,
+                "h_out = math.floor((h + 2 * p_h - k_h) / s_h) + 1\nw_out = math.floor((w + 2 * p_w - k_w) / s_w) + 1\nreturn torch.Size([n, c_out, h_out, w_out])",
+            )
+        ),
+    ),
+    Correct("cost_reference", CONV, "conv_layer_cost", cost_code(COST)),
+    Correct(
+        "cost_prod",
+        CONV,
+        "conv_layer_cost",
+        cost_code(
+            "n, c_in, h, w = x_shape\nc_out, _, k_h, k_w = weight_shape\n"
+            "(s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)\n"
+            "out = (n, c_out, (h + 2 * p_h - k_h) // s_h + 1, (w + 2 * p_w - k_w) // s_w + 1)\n"
+            "params = math.prod(weight_shape) + (c_out if bias else 0)\n"
+            "return params, math.prod(out) * math.prod(weight_shape[1:])"
+        ),
     ),
 ]
