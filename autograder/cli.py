@@ -11,6 +11,8 @@
 - ``autograder publish ASSIGNMENT --lms canvas --url URL --course-id ID --assignment-id ID
   [--yes]``: post each matched student's score and feedback page to Canvas through its API
   (token from ``CANVAS_API_TOKEN``); a dry run unless ``--yes``.
+- ``autograder gradescope ASSIGNMENT -o autograder.zip``: a Gradescope autograder that
+  grades with this engine (hidden tests and a secret of its own inside).
 - ``autograder similarity ASSIGNMENT``: every pair of graded submissions compared;
   ``similarity.html`` and ``similarity.csv``.
 
@@ -211,6 +213,19 @@ def _publish(args: argparse.Namespace) -> int:
     return 1 if outcome is not None and outcome.failed else 0
 
 
+def _gradescope(args: argparse.Namespace) -> int:
+    from .grading import gradescope
+
+    course = _course(args)
+    path = gradescope.build(course, args.assignment, args.output)
+    print(f"wrote {path}")
+    print(
+        "Gradescope: a Programming Assignment, Configure Autograder → Zip file upload; test "
+        "it with a correct and a wrong notebook before students submit (README, 'For instructors')."
+    )
+    return 0
+
+
 def _report(args: argparse.Namespace) -> int:
     from .grading import report
 
@@ -365,6 +380,19 @@ def parser() -> argparse.ArgumentParser:
         "read from the environment variable CANVAS_API_TOKEN",
     )
     publish.set_defaults(run=_publish)
+    gradescope = commands.add_parser(
+        "gradescope",
+        help="write a Gradescope programming-assignment autograder (a zip) for an assignment",
+    )
+    _course_options(gradescope)
+    gradescope.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("autograder.zip"),
+        help="the zip to write (default: autograder.zip)",
+    )
+    gradescope.set_defaults(run=_gradescope)
     report = commands.add_parser("report", help="write report.html again")
     _course_options(report)
     report.set_defaults(run=_report)
