@@ -392,11 +392,17 @@ def _run_test_cell(source: str, label: str, namespace: dict) -> object:
 
 
 def _plain(value: object) -> str:
-    """The ``text/plain`` IPython would record for a test cell's value. Only values of
-    plain types are asked for their repr (a stand-in for a student's object never is)."""
-    if isinstance(value, bool | int | float | str | Score):
-        return untrusted.text(repr(value), 10_000)
-    return f"<{type(value).__name__} object>"
+    """The ``text/plain`` IPython records for a test cell's value (its own formatter; a
+    stand-in for a student's object has a repr of its own, made here)."""
+    if isinstance(value, Score):  # a check's value: the bare number
+        return repr(value)
+    try:
+        from IPython.core.formatters import PlainTextFormatter
+
+        text = PlainTextFormatter()(value)
+    except Exception:  # a value IPython cannot show either
+        text = f"<{type(value).__name__} object>"
+    return untrusted.text(text, 10_000)
 
 
 def _execute_result(value: object, count: int | None) -> nbformat.NotebookNode | None:
