@@ -1933,7 +1933,7 @@ WRONG += [
         "dense_forward",
         dense_code("return activation(x @ W.T + b).squeeze()"),
         "test_dense_forward",
-        "whenever the batch holds one example (N = 1)",
+        "keep the batch axis of size 1",
     ),
     Wrong(
         "dense_zeros_float32",
@@ -2461,6 +2461,32 @@ PENDING_WRONG = [
         SHAPE_RETURN,
         SHAPE_RETURN.replace(" // s_h + 1", " // s_h").replace(" // s_w + 1", " // s_w"),
         "don't forget the + 1",
+    ),
+    shape_wrong(
+        "shape_rounds_up",
+        SHAPE_RETURN,
+        SHAPE_RETURN.replace(
+            "(h + 2 * p_h - k_h) // s_h", "-(-(h + 2 * p_h - k_h) // s_h)"
+        ).replace("(w + 2 * p_w - k_w) // s_w", "-(-(w + 2 * p_w - k_w) // s_w)"),
+        "round down (⌊·⌋)",
+    ),
+    shape_wrong(
+        "shape_stride_divides_all",
+        SHAPE_RETURN,
+        "return (n, c_out, (h + 2 * p_h - k_h + 1) // s_h, (w + 2 * p_w - k_w + 1) // s_w)",
+        "the stride divides (n + 2P − K), before the + 1",
+    ),
+    shape_wrong(
+        "shape_plus_two",
+        SHAPE_RETURN,
+        SHAPE_RETURN.replace("// s_h + 1", "// s_h + 2").replace("// s_w + 1", "// s_w + 2"),
+        "off by one: the formula is",
+    ),
+    shape_wrong(
+        "shape_stride_ignored",
+        SHAPE_RETURN,
+        "return (n, c_out, h + 2 * p_h - k_h + 1, w + 2 * p_w - k_w + 1)",
+        "the stride is ignored",
     ),
     shape_wrong(
         "shape_padding_once",

@@ -50,7 +50,6 @@ MLP_OWN_ACTIVATION = (
     "use the activation you are given (the argument `activation`), not a fixed one such as "
     "torch.tanh or torch.relu."
 )
-MLP_W_NOT_TRANSPOSED = "W has shape (D_l, D_{l-1}): multiply by its transpose, h @ W.T."
 MLP_RETURNS_LIST = "returns every layer's output; return only the last one, a tensor (N, D_L)."
 MLP_UNPACK = (
     "layers is a list with one (W, b) pair per layer: go through it with "
@@ -97,7 +96,7 @@ ONE_LAYER, SEVERAL, MORE, HIDDEN = (
 )
 
 
-def forward(x, layers, act, *, after=None, bias=True, before=False, transpose=True):
+def forward(x, layers, act, *, after=None, bias=True, before=False):
     """The network's output, with switches for the usual slips: ``after`` the indices of
     the layers followed by the activation (default: all but the last), ``before`` the
     activation on each layer's input instead."""
@@ -107,7 +106,7 @@ def forward(x, layers, act, *, after=None, bias=True, before=False, transpose=Tr
     for index, (W, b) in enumerate(layers):
         if before:
             h = act(h)
-        h = h @ (W.T if transpose else W) + (b if bias else 0)
+        h = h @ W.T + (b if bias else 0)
         if not before and index in after:
             h = act(h)
     return h
@@ -134,8 +133,6 @@ def _mistakes(x, layers, act) -> list[Mistake]:
         ]
     if count >= 3:
         found.append(Mistake(MLP_ACT_ONCE, forward(x, layers, act, after={0})))
-    if all(W.shape[0] == W.shape[1] for W, _ in layers):
-        found.append(Mistake(MLP_W_NOT_TRANSPOSED, forward(x, layers, act, transpose=False)))
     return found
 
 

@@ -304,10 +304,6 @@ PAIRS_UNSUPPORTED = (
     "stride and padding may be (height, width) pairs as well as ints: start with "
     "(S_h, S_w), (P_h, P_w) = pair(stride), pair(padding) (or your own code that does this)."
 )
-PADDING_FITS = (
-    "a kernel larger than the input is fine when the padding makes it fit: compare K with the "
-    "padded size H + 2P."
-)
 OUT_INGREDIENTS = [
     Ingredient(
         "stride",
