@@ -1075,7 +1075,7 @@ def conv2d_naive(x, weight, bias=None, stride=1, padding=0):
         "conv2d_naive",
         naive_variant("w_out = (w + 2 * p_w - k_w)", "w_out = (h + 2 * p_w - k_w)"),
         "test_conv2d_naive",
-        "the output has the wrong size",
+        "right for a square input",
     ),
     Wrong(
         "naive_out_square",
@@ -1619,6 +1619,577 @@ def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
 
 
 # ---------------------------------------------------------------------------------------------
+# Helper D1's entries of this round (issues 22, 23): the convolutions' mistakes nobody had
+# listed, located by experiment (each message of conv.py and _experiments.py reached by one),
+# two independent limitations said both, gaps in the contract (dtype, memory layouts, a kernel
+# that fits only thanks to the padding, size-1 axes), a hand-written backward, and
+# corr2d_padded's. The corr2d_padded entries count once the notebook has its test cell.
+
+NAIVE_BIAS_IN_LOOP = "        if bias is not None:\n            out[:, o] += bias[o]\n"
+CORR_PADDED = """
+def corr2d_padded(image, kernel, padding):
+    (p_h, p_w), (h, w), (k_h, k_w) = pair(padding), image.shape, kernel.shape
+    padded = torch.zeros(h + 2 * p_h, w + 2 * p_w, dtype=image.dtype, device=image.device)
+    padded[p_h : p_h + h, p_w : p_w + w] = image
+    h_out, w_out = h + 2 * p_h - k_h + 1, w + 2 * p_w - k_w + 1
+    out = torch.zeros(h_out, w_out, dtype=image.dtype, device=image.device)
+    for i in range(h_out):
+        for j in range(w_out):
+            out[i, j] = (padded[i : i + k_h, j : j + k_w] * kernel).sum()
+    return out
+"""
+# A layer with a hand-written backward (an autograd Function); BACKWARD_ROTATED is right.
+BACKWARD = """
+class _Conv(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, weight, bias, stride, padding):
+        ctx.save_for_backward(x, weight)
+        ctx.stride, ctx.padding, ctx.has_bias = stride, padding, bias is not None
+        return conv2d_fast(x, weight, bias, stride, padding)
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        x, weight = ctx.saved_tensors
+        (s_h, s_w), (p_h, p_w) = pair(ctx.stride), pair(ctx.padding)
+        n, c_in, h, w = x.shape
+        c_out, _, k_h, k_w = weight.shape
+        h_out, w_out = grad_out.shape[2:]
+        # dL/dx: a full correlation of dL/dout, the stride's gaps filled with zeros
+        g = grad_out.new_zeros(n, c_out, (h_out - 1) * s_h + 1, (w_out - 1) * s_w + 1)
+        g[:, :, ::s_h, ::s_w] = grad_out
+        g = torch.nn.functional.pad(g, (k_w - 1, k_w - 1, k_h - 1, k_h - 1))
+        kernel = weight.transpose(0, 1)
+        dxp = conv2d_fast(g, kernel)
+        rows, cols = h + 2 * p_h - dxp.shape[2], w + 2 * p_w - dxp.shape[3]
+        dxp = torch.nn.functional.pad(dxp, (0, cols, 0, rows))
+        dx = dxp[:, :, p_h:p_h + h, p_w:p_w + w]
+        xp = torch.nn.functional.pad(x, (p_w, p_w, p_h, p_h))
+        cols = xp.unfold(2, k_h, s_h).unfold(3, k_w, s_w)  # (N, C_in, H_out, W_out, K_h, K_w)
+        dw = torch.einsum("nohw,nchwij->ocij", grad_out, cols)
+        db = grad_out.sum(dim=(0, 2, 3)) if ctx.has_bias else None
+        return dx, dw, db, None, None
+
+
+class Conv2d(nn.Module):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
+        super().__init__()
+        k_h, k_w = pair(kernel_size)
+        self.stride, self.padding = stride, padding
+        bound = 1 / math.sqrt(in_channels * k_h * k_w)
+        weight = torch.empty(out_channels, in_channels, k_h, k_w).uniform_(-bound, bound)
+        self.weight = nn.Parameter(weight)
+        self.bias = nn.Parameter(torch.empty(out_channels).uniform_(-bound, bound)) if bias else None
+
+    def forward(self, x):
+        return _Conv.apply(x, self.weight, self.bias, self.stride, self.padding)
+"""
+ROTATED = ("kernel = weight.transpose(0, 1)", "kernel = weight.transpose(0, 1).flip(-2, -1)")
+
+
+def variant_of(code: str, *changes: tuple[str, str]) -> str:
+    for old, new in changes:
+        assert old in code, old
+        code = code.replace(old, new)
+    return code
+
+
+WRONG += [
+    Wrong(
+        "naive_accumulator_not_reset",
+        CONV,
+        "conv2d_naive",
+        naive_variants(
+            (
+                "            for j in range(w_out):\n                acc = 0\n",
+                "            for j in range(w_out):\n",
+            ),
+            ("    for o in range(c_out):\n", "    for o in range(c_out):\n        acc = 0\n"),
+        ),
+        "test_conv2d_naive",
+        "running total of the right values",
+    ),
+    Wrong(
+        "naive_padded_after_correlation",
+        CONV,
+        "conv2d_naive",
+        naive_variants(
+            ("h_out = (h + 2 * p_h - k_h) // s_h + 1", "h_out = (h - k_h) // s_h + 1"),
+            ("w_out = (w + 2 * p_w - k_w) // s_w + 1", "w_out = (w - k_w) // s_w + 1"),
+            ("xp = torch.nn.functional.pad(x, (p_w, p_w, p_h, p_h))", "xp = x"),
+            (NAIVE_BIAS_IN_LOOP, ""),
+            (
+                "    return out\n",
+                "    out = torch.nn.functional.pad(out, (p_w, p_w, p_h, p_h))\n"
+                "    if bias is not None:\n        out = out + bias.view(1, -1, 1, 1)\n    return out\n",
+            ),
+        ),
+        "test_conv2d_naive",
+        "whenever there is padding, and is right whenever the padding is 0",
+    ),
+    Wrong(
+        "naive_mean_over_window",
+        CONV,
+        "conv2d_naive",
+        naive_variant(
+            "(window * weight[o, c]).sum(dim=(1, 2))", "(window * weight[o, c]).mean(dim=(1, 2))"
+        ),
+        "test_conv2d_naive",
+        "= 1/(K_h·K_w) = 1/9 here: a mean over each channel's window instead of a sum",
+    ),
+    Wrong(
+        "naive_mean_over_channels_and_window",
+        CONV,
+        "conv2d_naive",
+        naive_variants(
+            ("out[:, o, i, j] = acc", "out[:, o, i, j] = acc / (c_in * k_h * k_w)"),
+        ),
+        "test_conv2d_naive",
+        "1/(C_in·K_h·K_w)",
+    ),
+    Wrong(
+        "naive_channel_loop_bounded_by_c_out",
+        CONV,
+        "conv2d_naive",
+        naive_variant("for c in range(c_in):", "for c in range(c_out):"),
+        "test_conv2d_naive",
+        "with only the first filter",
+    ),
+    Wrong(
+        "naive_windows_from_unpadded_input",
+        CONV,
+        "conv2d_naive",
+        naive_variant("window = xp[:, c,", "window = x[:, c,"),
+        "test_conv2d_naive",
+        "whenever there is padding",
+    ),
+    Wrong(
+        "naive_padded_twice",
+        CONV,
+        "conv2d_naive",
+        naive_variant(
+            "xp = torch.nn.functional.pad(x, (p_w, p_w, p_h, p_h))",
+            "xp = torch.nn.functional.pad(torch.nn.functional.pad(x, (p_w, p_w, p_h, p_h)), (p_w, p_w, p_h, p_h))",
+        ),
+        "test_conv2d_naive",
+        "the answer is wrong whenever there is padding",
+    ),
+    Wrong(
+        "naive_squeezed",
+        CONV,
+        "conv2d_naive",
+        naive_variant("    return out\n", "    return out.squeeze()\n"),
+        "test_conv2d_naive",
+        "axes of size 1 are missing",
+    ),
+    Wrong(
+        "naive_bias_subtracted",
+        CONV,
+        "conv2d_naive",
+        naive_variant("out[:, o] += bias[o]", "out[:, o] -= bias[o]"),
+        "test_conv2d_naive",
+        "the bias counts -1 times",
+    ),
+    Wrong(
+        "naive_channel_loop_short",
+        CONV,
+        "conv2d_naive",
+        naive_variants(
+            ("for c in range(c_in):", "for c in range(c_in - 1):"),
+            ("acc = 0\n", "acc = torch.zeros(n, dtype=x.dtype, device=x.device)\n"),
+        ),
+        "test_conv2d_naive",
+        "your output holds only zeros",
+    ),
+    Wrong(
+        "naive_first_channel_twice",
+        CONV,
+        "conv2d_naive",
+        naive_variant(
+            "                acc = 0\n",
+            "                acc = (xp[:, 0, i * s_h:i * s_h + k_h, j * s_w:j * s_w + k_w] * weight[o, 0]).sum(dim=(1, 2))\n",
+        ),
+        "test_conv2d_naive",
+        "is 2 times the right one",
+    ),
+    Wrong(
+        "naive_kernel_rows_short",
+        CONV,
+        "conv2d_naive",
+        naive_variant(
+            "window = xp[:, c, i * s_h:i * s_h + k_h, j * s_w:j * s_w + k_w]\n"
+            "                    acc = acc + (window * weight[o, c]).sum(dim=(1, 2))",
+            "window = xp[:, c, i * s_h:i * s_h + k_h - 1, j * s_w:j * s_w + k_w]\n"
+            "                    acc = acc + (window * weight[o, c, :k_h - 1]).sum(dim=(1, 2))",
+        ),
+        "test_conv2d_naive",
+        "(the last row) never counts",
+    ),
+    Wrong(
+        "naive_flipped_and_loops_short",
+        CONV,
+        "conv2d_naive",
+        naive_variants(
+            ("(window * weight[o, c])", "(window * weight[o, c].flip(0, 1))"),
+            ("for j in range(w_out):", "for j in range(w_out - 1):"),
+        ),
+        "test_conv2d_naive",
+        "the kernel comes out rotated by 180°",
+    ),
+    Wrong(
+        "naive_transposed_and_loops_short",
+        CONV,
+        "conv2d_naive",
+        naive_variants(
+            ("(window * weight[o, c])", "(window * weight[o, c].T)"),
+            ("for j in range(w_out):", "for j in range(w_out - 1):"),
+        ),
+        "test_conv2d_naive",
+        "the kernel comes out transposed",
+    ),
+    Wrong(
+        "naive_square_kernels_and_ints_only",
+        CONV,
+        "conv2d_naive",
+        naive_variants(
+            (
+                "(s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)",
+                "s_h = s_w = stride\n    p_h = p_w = padding",
+            ),
+            ("c_out, _, k_h, k_w = weight.shape", "c_out, _, k_h, _ = weight.shape\n    k_w = k_h"),
+        ),
+        "test_conv2d_naive",
+        "right for a square kernel",
+    ),
+    Wrong(
+        "naive_kernel_must_fit_input",
+        CONV,
+        "conv2d_naive",
+        naive_variant(
+            "    n, c_in, h, w = x.shape\n",
+            "    n, c_in, h, w = x.shape\n    if weight.shape[2] > h or weight.shape[3] > w:\n"
+            "        raise ValueError('the kernel does not fit in the input')\n",
+        ),
+        "test_conv2d_naive",
+        "whenever the kernel is larger than the input",
+    ),
+    Wrong(
+        "fast_stride_into_unfold_dilation",
+        CONV,
+        "conv2d_fast",
+        """
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    n, c_in, h, w = x.shape
+    c_out, _, k_h, k_w = weight.shape
+    h_out, w_out = (h + 2 * p_h - k_h) // s_h + 1, (w + 2 * p_w - k_w) // s_w + 1
+    cols = torch.nn.functional.unfold(x, (k_h, k_w), (s_h, s_w), (p_h, p_w))
+    out = weight.reshape(c_out, -1) @ cols
+    out = out.reshape(n, c_out, h_out, w_out)
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
+""",
+        "test_conv2d_fast",
+        "whenever the stride is not 1",
+        cascade=FAST_CASCADE,
+    ),
+    Wrong(
+        "fast_weights_flattened_in_another_order",
+        CONV,
+        "conv2d_fast",
+        fast_variant(
+            "out = columns @ weight.reshape(c_out, -1).T",
+            "out = columns @ weight.permute(0, 2, 3, 1).reshape(c_out, -1).T",
+        ),
+        "test_conv2d_fast",
+        "each weight multiplies the wrong input value",
+        cascade=FAST_CASCADE,
+    ),
+    Wrong(
+        "fast_weight_made_float32",
+        CONV,
+        "conv2d_fast",
+        fast_variant(
+            "out = columns @ weight.reshape(c_out, -1).T",
+            "out = columns @ weight.reshape(c_out, -1).float().T",
+        ),
+        "test_conv2d_fast",
+        "create every new tensor with dtype=x.dtype",
+    ),
+    Wrong(
+        "fast_as_strided_strides_from_shape",
+        CONV,
+        "conv2d_fast",
+        """
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    xp = torch.nn.functional.pad(x, (p_w, p_w, p_h, p_h)) if p_h or p_w else x
+    n, c, h, w = xp.shape
+    c_out, _, k_h, k_w = weight.shape
+    h_out, w_out = (h - k_h) // s_h + 1, (w - k_w) // s_w + 1
+    windows = xp.as_strided((n, c, h_out, w_out, k_h, k_w), (c * h * w, h * w, w * s_h, s_w, w, 1))
+    out = torch.einsum("nchwij,ocij->nohw", windows, weight)
+    return out if bias is None else out + bias[None, :, None, None]
+""",
+        "test_conv2d_fast",
+        "take the strides from .stride()",
+    ),
+    Wrong(
+        "fast_view_of_input",
+        CONV,
+        "conv2d_fast",
+        fast_variant(
+            "    xp = torch.nn.functional.pad(x, (p_w, p_w, p_h, p_h))\n",
+            "    xp = torch.nn.functional.pad(x.view(x.shape[0], c_in, -1).view(x.shape), (p_w, p_w, p_h, p_h))\n",
+        ),
+        "test_conv2d_fast",
+        "view and as_strided only on one they know",
+    ),
+    Wrong(
+        "fast_output_not_reshaped",
+        CONV,
+        "conv2d_fast",
+        fast_variant(
+            "out = out.reshape(n, h_out, w_out, c_out).permute(0, 3, 1, 2)",
+            "out = out.reshape(n, h_out * w_out, c_out).permute(0, 2, 1)",
+        ).replace("out = out + bias.view(1, -1, 1, 1)", "out = out + bias.view(1, -1, 1)"),
+        "test_conv2d_fast",
+        "the values are right and in the right order, but the output has another shape",
+    ),
+    Wrong(
+        "module_backward_kernel_not_rotated",
+        CONV,
+        "Conv2d",
+        BACKWARD,
+        "test_Conv2d",
+        "dL/dx is what the kernel without its 180° rotation gives",
+    ),
+    Wrong(
+        "module_backward_no_stride_gaps",
+        CONV,
+        "Conv2d",
+        variant_of(
+            BACKWARD,
+            ROTATED,
+            ("g[:, :, ::s_h, ::s_w] = grad_out", "g[:, :, :h_out, :w_out] = grad_out"),
+        ),
+        "test_Conv2d",
+        "the forward pass and dL/dweight are right, but dL/dx is wrong",
+    ),
+    Wrong(
+        "module_backward_dw_of_first_image",
+        CONV,
+        "Conv2d",
+        variant_of(
+            BACKWARD,
+            ROTATED,
+            (
+                'dw = torch.einsum("nohw,nchwij->ocij", grad_out, cols)',
+                'dw = torch.einsum("nohw,nchwij->ocij", grad_out[:1], cols[:1])',
+            ),
+        ),
+        "test_Conv2d",
+        "the forward pass and dL/dx are right, but dL/dweight is wrong",
+    ),
+    Wrong(
+        "module_backward_db_mean",
+        CONV,
+        "Conv2d",
+        variant_of(
+            BACKWARD,
+            ROTATED,
+            ("db = grad_out.sum(dim=(0, 2, 3))", "db = grad_out.mean(dim=(0, 2, 3))"),
+        ),
+        "test_Conv2d",
+        "but dL/dbias is wrong",
+    ),
+    Wrong(
+        "module_backward_divided_by_n",
+        CONV,
+        "Conv2d",
+        variant_of(
+            BACKWARD,
+            ROTATED,
+            ("return dx, dw, db, None, None", "return dx / n, dw / n, db, None, None"),
+        ),
+        "test_Conv2d",
+        "the gradients of x and weight are wrong: dL/dx is 0.5 times the right one",
+    ),
+    Wrong(
+        "corr_padded_float32",
+        CONV,
+        "corr2d_padded",
+        CORR_PADDED.replace(
+            "dtype=image.dtype, device=image.device)\n    for", "device=image.device)\n    for"
+        ),
+        "test_corr2d_padded",
+        "dtype torch.float32 but the inputs are torch.float64",
+    ),
+    Wrong(
+        "corr_padded_flipped",
+        CONV,
+        "corr2d_padded",
+        CORR_PADDED.replace("* kernel).sum()", "* kernel.flip(0, 1)).sum()"),
+        "test_corr2d_padded",
+        "the kernel is flipped",
+    ),
+    Wrong(
+        "corr_padded_ints_only",
+        CONV,
+        "corr2d_padded",
+        CORR_PADDED.replace(
+            "(p_h, p_w), (h, w), (k_h, k_w) = pair(padding), image.shape, kernel.shape",
+            "p_h = p_w = padding\n    (h, w), (k_h, k_w) = image.shape, kernel.shape",
+        ),
+        "test_corr2d_padded",
+        "padding given as an int works, but not as a (P_h, P_w) pair",
+    ),
+    Wrong(
+        "corr_padded_pair_swapped",
+        CONV,
+        "corr2d_padded",
+        CORR_PADDED.replace("(p_h, p_w), (h, w)", "(p_w, p_h), (h, w)"),
+        "test_corr2d_padded",
+        "the (P_h, P_w) pair is used the wrong way round",
+    ),
+    Wrong(
+        "corr_padded_first_number_only",
+        CONV,
+        "corr2d_padded",
+        CORR_PADDED.replace(
+            "= pair(padding), image.shape, kernel.shape\n",
+            "= pair(padding), image.shape, kernel.shape\n    p_w = p_h\n",
+        ),
+        "test_corr2d_padded",
+        "only one number of the (P_h, P_w) pair is used",
+    ),
+    Wrong(
+        "corr_padded_kernel_must_fit",
+        CONV,
+        "corr2d_padded",
+        CORR_PADDED.replace(
+            "    (p_h, p_w), (h, w)",
+            "    if kernel.shape[0] > image.shape[0] or kernel.shape[1] > image.shape[1]:\n"
+            "        raise ValueError('kernel larger than image')\n    (p_h, p_w), (h, w)",
+        ),
+        "test_corr2d_padded",
+        "whenever the kernel is larger than the image",
+    ),
+    Wrong(
+        "corr_padded_after_correlation",
+        CONV,
+        "corr2d_padded",
+        """
+def corr2d_padded(image, kernel, padding):
+    (p_h, p_w), (h, w), (k_h, k_w) = pair(padding), image.shape, kernel.shape
+    out = torch.zeros(h - k_h + 1, w - k_w + 1, dtype=image.dtype, device=image.device)
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = (image[i : i + k_h, j : j + k_w] * kernel).sum()
+    return torch.nn.functional.pad(out, (p_w, p_w, p_h, p_h))
+""",
+        "test_corr2d_padded",
+        "the values are right where the window lies inside the image",
+    ),
+    Wrong(
+        "corr_padded_one_side",
+        CONV,
+        "corr2d_padded",
+        CORR_PADDED.replace(
+            "padded[p_h : p_h + h, p_w : p_w + w] = image", "padded[:h, :w] = image"
+        ),
+        "test_corr2d_padded",
+        "your output is the right one moved",
+    ),
+    Wrong(
+        "corr_padded_size_from_one_side",
+        CONV,
+        "corr2d_padded",
+        CORR_PADDED.replace(
+            "h_out, w_out = h + 2 * p_h - k_h + 1, w + 2 * p_w - k_w + 1",
+            "h_out, w_out = h + p_h - k_h + 1, w + p_w - k_w + 1",
+        ),
+        "test_corr2d_padded",
+        "right with the image padded with zeros beforehand",
+    ),
+    Wrong(
+        "corr_padded_mean",
+        CONV,
+        "corr2d_padded",
+        CORR_PADDED.replace("* kernel).sum()", "* kernel).mean()"),
+        "test_corr2d_padded",
+        "a mean over the window instead of a sum",
+    ),
+]
+
+CORRECT += [
+    Correct(
+        "naive_vectorised_over_channels",
+        CONV,
+        "conv2d_naive",
+        """
+def conv2d_naive(x, weight, bias=None, stride=1, padding=0):
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    padded = torch.nn.functional.pad(x, (p_w, p_w, p_h, p_h))
+    k_h, k_w = weight.shape[-2:]
+    h_out = (padded.shape[2] - k_h) // s_h + 1
+    w_out = (padded.shape[3] - k_w) // s_w + 1
+    rows = []
+    for i in range(h_out):
+        row = []
+        for j in range(w_out):
+            window = padded[:, :, i * s_h : i * s_h + k_h, j * s_w : j * s_w + k_w]
+            row.append(torch.einsum("ncuv,ocuv->no", window, weight))
+        rows.append(torch.stack(row, dim=-1))
+    out = torch.stack(rows, dim=-2)
+    return out if bias is None else out + bias[:, None, None]
+""",
+    ),
+    Correct(
+        "fast_functional_unfold",
+        CONV,
+        "conv2d_fast",
+        """
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    n, _, h, w = x.shape
+    c_out, _, k_h, k_w = weight.shape
+    h_out, w_out = (h + 2 * p_h - k_h) // s_h + 1, (w + 2 * p_w - k_w) // s_w + 1
+    cols = torch.nn.functional.unfold(x, (k_h, k_w), padding=(p_h, p_w), stride=(s_h, s_w))
+    out = (weight.reshape(c_out, -1) @ cols).reshape(n, c_out, h_out, w_out)
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
+""",
+    ),
+    Correct("module_backward_by_hand", CONV, "Conv2d", variant_of(BACKWARD, ROTATED)),
+    Correct("corr_padded_loops", CONV, "corr2d_padded", CORR_PADDED),
+    Correct(
+        "corr_padded_pad_and_unfold",
+        CONV,
+        "corr2d_padded",
+        """
+def corr2d_padded(image, kernel, padding):
+    p_h, p_w = pair(padding)
+    padded = torch.nn.functional.pad(image, (p_w, p_w, p_h, p_h))
+    windows = padded.unfold(0, kernel.shape[0], 1).unfold(1, kernel.shape[1], 1)
+    return (windows * kernel).sum(dim=(-2, -1))
+""",
+    ),
+    Correct(
+        "corr_padded_as_strided",
+        CONV,
+        "corr2d_padded",
+        """
+def corr2d_padded(image, kernel, padding):
+    p_h, p_w = pair(padding)
+    padded = torch.nn.functional.pad(image, (p_w, p_w, p_h, p_h)).contiguous()
+    (h, w), (k_h, k_w) = padded.shape, kernel.shape
+    s_row, s_col = padded.stride()
+    windows = padded.as_strided((h - k_h + 1, w - k_w + 1, k_h, k_w), (s_row, s_col, s_row, s_col))
+    return torch.einsum("ijuv,uv->ij", windows, kernel)
+""",
+    ),
+]
+
+
+# ---------------------------------------------------------------------------------------------
 # Helper D2's entries of this round (issues 22, 23): every message of the activations, the dense
 # layer, the gradients, the SGD step, the constants and same_padding reached by a mistake, and
 # real-world correct styles; PENDING_* hold the entries of the new graded functions
@@ -1734,7 +2305,7 @@ WRONG += [
             "return 1 / (1 + torch.exp(-x))"
         ),
         "test_sigmoid",
-        "returns a Python number, not a tensor",
+        "a Python number, not a tensor",
     ),
     Wrong(
         "sigmoid_numpy_array",

@@ -573,6 +573,8 @@ def _regions(act: Activation) -> Experiment:
             else:
                 break
         else:
+            if (~wrong).sum() < 2:  # one right value (at x = 0, say) shows no region
+                return None
             labels = " and ".join(wrong_names)
             what = _what_it_is(got[wrong], x[wrong], expected[wrong])
             tail = f", where it returns {what}" if what else ""

@@ -386,28 +386,28 @@ def _count(sizes, bias=True) -> int:
 
 
 def _count_mistakes(sizes: tuple[int, ...], bias: bool) -> list[Mistake]:
+    """Each slip's count for ``sizes`` and ``bias`` (a slip about biases gives the right count
+    with bias=False, so such a case neither confirms nor rules it out)."""
     right = _count(sizes, bias)
     weights = _count(sizes, False)
     first, last = sizes[0], sizes[-1]
+    biases = right - weights
     found = [
         Mistake(
-            MLP_COUNT_ADDED,
-            sum(a + b for a, b in zip(sizes, sizes[1:], strict=False)) + right - weights,
+            MLP_COUNT_ADDED, sum(a + b for a, b in zip(sizes, sizes[1:], strict=False)) + biases
         ),
+        Mistake(MLP_COUNT_LAST_MISSING, _count(sizes[:-1], bias)),
+        Mistake(MLP_COUNT_NO_BIAS, weights),
+        Mistake(MLP_COUNT_BIAS_PER_INPUT, weights + (sum(sizes[:-1]) if bias else 0)),
+        Mistake(MLP_COUNT_INPUT_BIAS, right + (first if bias else 0)),
+        Mistake(MLP_COUNT_LAST_BIAS, right - (last if bias else 0)),
     ]
     if not bias:
-        return found + [Mistake(COUNT_BIAS_FALSE, _count(sizes, True))]
-    found += [
-        Mistake(MLP_COUNT_NO_BIAS, weights),
-        Mistake(MLP_COUNT_BIAS_PER_INPUT, weights + sum(sizes[:-1])),
-        Mistake(MLP_COUNT_INPUT_BIAS, right + first),
-        Mistake(MLP_COUNT_LAST_BIAS, right - last),
-    ]
+        found.append(Mistake(COUNT_BIAS_FALSE, _count(sizes, True)))
     if len(sizes) > 2:
         found += [
-            Mistake(MLP_COUNT_LAST_MISSING, _count(sizes[:-1])),
-            Mistake(MLP_COUNT_FIRST_MISSING, _count(sizes[1:])),
-            Mistake(MLP_COUNT_ENDS_ONLY, first * last + last),
+            Mistake(MLP_COUNT_FIRST_MISSING, _count(sizes[1:], bias)),
+            Mistake(MLP_COUNT_ENDS_ONLY, first * last + (last if bias else 0)),
         ]
     return found
 
