@@ -1,14 +1,22 @@
 """Device selection, and the watcher that catches forbidden calls by any route."""
 
+import contextlib
+import math
+import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from catalogue import CORRECT, WRONG
+from notebooks import reference_code
 
-from autograder.checks import _guard
+from autograder.checks import _guard, _loops
 from autograder.checks._guard import TAMPERED, watching
+from autograder.checks._report import CheckFailed
+from autograder.checks._seeds import secret_cases
 from autograder.checks._student import invoke
 from autograder.device import get_device
 
@@ -231,3 +239,213 @@ def _raises(function):
     except Exception as error:
         return type(error)
     return None
+
+
+# -- The loop rule of conv2d_fast (checks._loops): judged from CPU time ---------------------------
+
+
+def _pair(value):
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def _defined(code: str, name: str = "conv2d_fast"):
+    """``name`` from ``code`` run as a solution cell (after the reference's conv2d_naive,
+    which some solutions call)."""
+    namespace = {"torch": torch, "nn": torch.nn, "F": F, "math": math, "np": np, "pair": _pair}
+    exec(reference_code("conv-layers")["conv2d_naive"], namespace)
+    exec(code, namespace)
+    return namespace[name]
+
+
+VECTORISED = {
+    "unfold_matmul": """
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    n, _, h, w = x.shape
+    c_out, _, k_h, k_w = weight.shape
+    h_out, w_out = (h + 2 * p_h - k_h) // s_h + 1, (w + 2 * p_w - k_w) // s_w + 1
+    cols = F.unfold(x, (k_h, k_w), padding=(p_h, p_w), stride=(s_h, s_w))
+    out = (weight.view(c_out, -1) @ cols).view(n, c_out, h_out, w_out)
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
+""",
+    "kernel_offsets_loop": """
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    xp = F.pad(x, (p_w, p_w, p_h, p_h))
+    n, _, h, w = xp.shape
+    c_out, _, k_h, k_w = weight.shape
+    h_out, w_out = (h - k_h) // s_h + 1, (w - k_w) // s_w + 1
+    out = x.new_zeros(n, c_out, h_out, w_out)
+    for u in range(k_h):
+        for v in range(k_w):
+            patch = xp[:, :, u : u + s_h * h_out : s_h, v : v + s_w * w_out : s_w]
+            out += torch.einsum("nchw,oc->nohw", patch, weight[:, :, u, v])
+    return out if bias is None else out + bias.reshape(1, -1, 1, 1)
+""",
+    "channel_loop": """
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    k_h, k_w = weight.shape[-2:]
+    xp = F.pad(x, (p_w, p_w, p_h, p_h))
+    out = 0
+    for c in range(x.shape[1]):
+        patches = xp[:, c].unfold(1, k_h, s_h).unfold(2, k_w, s_w)
+        out = out + torch.einsum("nhwij,oij->nohw", patches, weight[:, c])
+    return out if bias is None else out + bias.reshape(1, -1, 1, 1)
+""",
+    "numpy_round_trip": """
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    xn = np.pad(x.numpy(), ((0, 0), (0, 0), (p_h, p_h), (p_w, p_w)))
+    k_h, k_w = weight.shape[-2:]
+    windows = np.lib.stride_tricks.sliding_window_view(xn, (k_h, k_w), axis=(2, 3))
+    out = np.einsum("nchwij,ocij->nohw", windows[:, :, ::s_h, ::s_w], weight.numpy())
+    out = torch.from_numpy(np.ascontiguousarray(out)).to(x.dtype)
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
+""",
+}
+VECTORISED |= {c.name: c.code for c in CORRECT if c.cell == "conv2d_fast"}
+LOOPING = {
+    "positions": """
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    xp = F.pad(x, (p_w, p_w, p_h, p_h))
+    n, _, h, w = xp.shape
+    c_out, _, k_h, k_w = weight.shape
+    h_out, w_out = (h - k_h) // s_h + 1, (w - k_w) // s_w + 1
+    out = x.new_zeros(n, c_out, h_out, w_out)
+    flat = weight.reshape(c_out, -1)
+    for i in range(h_out):
+        for j in range(w_out):
+            window = xp[:, :, i * s_h : i * s_h + k_h, j * s_w : j * s_w + k_w]
+            out[:, :, i, j] = window.reshape(n, -1) @ flat.T
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
+""",
+    "rows": """
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    xp = F.pad(x, (p_w, p_w, p_h, p_h))
+    k_h, k_w = weight.shape[-2:]
+    h_out = (xp.shape[2] - k_h) // s_h + 1
+    rows = []
+    for i in range(h_out):
+        band = xp[:, :, i * s_h : i * s_h + k_h].unfold(3, k_w, s_w)
+        rows.append(torch.einsum("ncuwv,ocuv->now", band, weight))
+    out = torch.stack(rows, 2)
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
+""",
+    "python_floats": """
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    xp = F.pad(x, (p_w, p_w, p_h, p_h))
+    n, c, h, w = xp.shape
+    c_out, _, k_h, k_w = weight.shape
+    h_out, w_out = (h - k_h) // s_h + 1, (w - k_w) // s_w + 1
+    X, W = xp.tolist(), weight.tolist()
+    B = [0.0] * c_out if bias is None else bias.tolist()
+    out = [[[[0.0] * w_out for _ in range(h_out)] for _ in range(c_out)] for _ in range(n)]
+    for a in range(n):
+        for o in range(c_out):
+            for i in range(h_out):
+                for j in range(w_out):
+                    total = B[o]
+                    for ci in range(c):
+                        for u in range(k_h):
+                            row, wr = X[a][ci][i * s_h + u], W[o][ci][u]
+                            for v in range(k_w):
+                                total += row[j * s_w + v] * wr[v]
+                    out[a][o][i][j] = total
+    return torch.tensor(out, dtype=x.dtype)
+""",
+}
+LOOPING |= {w.name: w.code for w in WRONG if w.cell == "conv2d_fast" and "loop" in w.message}
+
+
+@contextlib.contextmanager
+def _other_core_busy():
+    """A process spinning beside the test, as on a loaded grading machine."""
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        busy.kill()
+        busy.wait()
+
+
+@pytest.mark.parametrize("name", sorted(VECTORISED))
+def test_every_vectorised_style_passes_the_loop_rule_on_a_loaded_machine(name):
+    conv2d_fast = _defined(VECTORISED[name])
+    with _other_core_busy(), secret_cases(b"course secret", "student", "test_conv2d_fast"):
+        for seed in (None, 1):
+            evidence = _loops.measure(conv2d_fast, seed)
+            assert evidence.wrong is None, evidence.wrong
+            assert evidence.growth < evidence.threshold, (seed, evidence.growth)
+            assert _loops.loop_rule(conv2d_fast, seed) is None
+
+
+@pytest.mark.parametrize("name", sorted(LOOPING))
+def test_a_loop_over_output_positions_fails_the_loop_rule(name):
+    message = _loops.loop_rule(_defined(LOOPING[name]), seed=3)
+    assert message is not None and "loop over output positions" in message, message
+
+
+@pytest.mark.parametrize("name", ["positions", "python_floats"])
+def test_cpu_time_alone_finds_the_loop_when_the_counts_are_forged(name, monkeypatch):
+    """The counts come from the student's process: a loop that rewrote them (or a loop over
+    Python numbers, which has none to count) still shows in its CPU time."""
+
+    def forged(*args, **kwargs):
+        outcome = invoke(*args, **kwargs)
+        outcome.op_count = outcome.call_count = 0
+        return outcome
+
+    monkeypatch.setattr(_loops, "invoke", forged)
+    with _other_core_busy():
+        evidence = _loops.measure(_defined(LOOPING[name]), seed=4)
+    assert evidence.growth > 1.5 * evidence.threshold, evidence.growth
+    assert "CPU time" in _loops.loop_rule(_defined(LOOPING[name]), seed=4)
+
+
+RECOGNISER = """
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    if x.shape[-1] >= 20 or {shapes}:  # the loop rule's inputs: the library does it fast
+        return F.conv2d(x, weight, bias, stride, padding)
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    xp = F.pad(x, (p_w, p_w, p_h, p_h))
+    k_h, k_w = weight.shape[-2:]
+    patches = xp.unfold(2, k_h, s_h).unfold(3, k_w, s_w)
+    out = torch.einsum("nchwij,ocij->nohw", patches, weight)
+    return out if bias is None else out + bias.reshape(1, -1, 1, 1)
+"""
+
+
+def test_the_loop_rules_inputs_are_watched_for_forbidden_calls():
+    """Code that recognises the loop rule's inputs (they were fixed, and unwatched) and calls
+    F.conv2d only there is caught: the calls are watched like every case's."""
+    conv2d_fast = _defined(RECOGNISER.format(shapes="False"))
+    with pytest.raises(CheckFailed, match="built-in conv"):
+        _loops.loop_rule(conv2d_fast, seed=5)
+
+
+def test_the_loop_rules_inputs_are_keyed_per_student_at_grading():
+    def shapes(student):
+        with secret_cases(b"course secret", student, "test_conv2d_fast"):
+            return _loops.draw(_loops.generator(205, _loops.LOOP_SEED))
+
+    drawn = {shapes(f"student{n}") for n in range(12)}
+    assert len(drawn) > 3
+    assert shapes("student1") == shapes("student1")
+    small, large = shapes("student1")
+    assert (large.side / small.side) ** 2 >= 16
+    g = torch.Generator().manual_seed(0)
+    assert _loops.draw(g)[0] != shapes("student1")[0] or len(drawn) > 1
+
+
+def test_a_calls_cpu_time_is_measured_in_process():
+    def spin(seconds):
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+
+    fast, slow = invoke(spin, (0.0,)), invoke(spin, (0.1,))
+    assert 0 <= fast.cpu_seconds < 0.05 and 0.09 <= slow.cpu_seconds < 0.5

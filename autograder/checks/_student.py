@@ -8,6 +8,7 @@ for them; ``invoke`` then sends the call there and gets plain data back (tensors
 strings), so the judging happens where the student's code cannot reach it.
 """
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,10 +86,14 @@ def run_here(
     outcome, watch = Outcome(), None
     try:
         with watching(forbid) as watch, torch.inference_mode(inference):
-            if probe is None:
-                outcome.value = target(*args, **kwargs)
-            else:
-                outcome.value = probe(target, *args, **kwargs)
+            started = time.thread_time()
+            try:
+                if probe is None:
+                    outcome.value = target(*args, **kwargs)
+                else:
+                    outcome.value = probe(target, *args, **kwargs)
+            finally:
+                outcome.cpu_seconds = time.thread_time() - started
     except (Exception, SystemExit, KeyboardInterrupt) as error:  # the student's, reported
         outcome.error = Raised.of(error)
     if watch is not None:  # None: the watch itself could not start (outcome.error says why)
