@@ -30,9 +30,9 @@ TESTS = [
     "test_sigmoid",
     "test_tanh",
     "test_relu",
-    "test_neuron",
     "test_dense_forward",
-    "test_dense_param_count",
+    "test_mlp_forward",
+    "test_mlp_param_count",
     "test_neuron_gradients",
     "test_sgd_step",
 ]
@@ -258,8 +258,8 @@ HOSTILE = {
     "change-points": (edited(lambda nb: _points(nb, "test_relu", 100)), {"test_relu": "tampered"}),
     "rename-grade-id": (edited(_rename), {"test_relu": "tampered"}),
     "duplicate-grade-id": (
-        edited(lambda nb: _duplicate(nb, "test_neuron")),
-        {"test_neuron": "tampered"},
+        edited(lambda nb: _duplicate(nb, "test_mlp_forward")),
+        {"test_mlp_forward": "tampered"},
     ),
     "kernelspec": (edited(_kernelspec), {}),
     # 6. output
@@ -418,7 +418,7 @@ def test_messages_say_what_happened(batch):
     assert "stopped" in graded["os-exit"]["test_sigmoid"].message
     assert "changed" in graded["edit-test-cell"]["test_sigmoid"].message
     assert "deleted" in graded["delete-test-cell"]["test_tanh"].message
-    assert "appears 2 times" in graded["duplicate-grade-id"]["test_neuron"].message
+    assert "appears 2 times" in graded["duplicate-grade-id"]["test_mlp_forward"].message
     assert "sign in the exponent" in graded["patch-top-level"]["test_sigmoid"].message
     assert "can't start new thread" in graded["thread"]["test_sigmoid"].message
     assert "scipy" in graded["scipy-compiled"]["test_sigmoid"].message

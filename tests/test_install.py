@@ -5,6 +5,7 @@ non-editable install grades a course kept anywhere."""
 import http.server
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from catalogue import WRONG
 from grading import grade, write_batch
 from notebooks import REPO, SOURCES, graded_cell_code, reference_code, submission
 
@@ -143,6 +145,66 @@ def test_unfilled_notebooks_fail_every_check_with_the_usual_messages(venv, site,
             [error] = errors(graded[grade_id])
             said = error["evalue"]
             assert "not implemented yet" in said or "is not defined" in said, (grade_id, said)
+
+
+HAND_IN_ROW = re.compile(r"^\s*(\d+)\s+.+?\s{2,}(\S+) / (\S+)\s+(done|failing|not attempted)")
+
+
+def hand_in_table(notebook) -> tuple[dict[int, tuple[float, str, str]], str]:
+    """The hand-in cell's rows (part -> points, status, the line under it) and all it said."""
+    cell = cells(notebook)["hand_in"]
+    assert not errors(cell), errors(cell)
+    assert not [o for o in cell.outputs if o.get("name") == "stderr"], cell.outputs
+    said = text(cell)
+    lines = said.splitlines()
+    found = {}
+    for number, line in enumerate(lines):
+        if match := HAND_IN_ROW.match(line):
+            after = lines[number + 1].strip() if number + 1 < len(lines) else ""
+            found[int(match[1])] = (float(match[2]), match[4], after)
+    return found, said
+
+
+def test_the_hand_in_check_on_a_blank_a_half_done_and_a_finished_notebook(venv, site, tmp_path):
+    """The locked last cell, with only the student package: every part not attempted on a
+    blank notebook; done, failing (the first line of its test's message) or not attempted
+    on a half-done one; every part done on a finished one; never an error or stderr."""
+    venv, _ = venv
+    if not importable(venv, "autograder"):
+        pip(venv, str(site["wheel"]))
+    assert not importable(venv, "nbgrader"), "the student's environment has only the checks"
+    paths, wrongs = {}, {}
+    for assignment in ASSIGNMENTS:
+        solutions = list(reference_code(assignment))
+        half = {gid: reference_code(assignment)[gid] for gid in solutions[:4]}
+        wrong = next(w for w in WRONG if w.assignment == assignment and w.cell == solutions[3])
+        wrongs[assignment] = wrong
+        for state, notebook in [
+            ("blank", submission(assignment, fill=False)),
+            ("half", submission(assignment, half | {wrong.cell: wrong.code}, fill=False)),
+            ("finished", submission(assignment)),
+        ]:
+            path = tmp_path / state / f"{assignment}.ipynb"
+            path.parent.mkdir(exist_ok=True)
+            nbformat.write(notebook, path)
+            point_install_cell(path, site["url"])
+            paths[state, assignment] = path
+    for (state, assignment), notebook in zip(
+        paths, execute(venv, list(paths.values()), run_all=True), strict=True
+    ):
+        table, said = hand_in_table(notebook)
+        assert sorted(table) == list(range(1, 9)), (state, assignment, said)
+        if state == "blank":
+            assert {status for _, status, _ in table.values()} == {"not attempted"}, said
+            assert "The visible tests give 0 of" in said
+        elif state == "half":
+            assert [table[p][1] for p in (1, 2, 3)] == ["done"] * 3, said
+            assert table[4][1] == "failing" and wrongs[assignment].message in table[4][2], said
+            assert {table[p][1] for p in range(5, 9)} == {"not attempted"}, said
+        else:
+            assert {status for _, status, _ in table.values()} == {"done"}, said
+            assert "Every part passes its visible tests." in said
+        assert "File → Download → Download .ipynb" in said and "Validate, then Submit" in said
 
 
 def test_without_a_reachable_source_the_install_cell_stops_with_one_instruction(venv, tmp_path):

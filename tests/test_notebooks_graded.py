@@ -1,7 +1,7 @@
 """Through `autograder grade` (sandboxed, judged in the grader): the reference gets full
-marks, the released stubs get zero, each wrong implementation loses exactly its intended
-cell with its message, and no correct alternative loses anything. One batch per
-assignment."""
+marks, the released stubs get zero, each wrong implementation loses points on exactly its
+intended cell (partial credit allowed: then the parts say which failed) with its message,
+and no correct alternative loses anything. One batch per assignment."""
 
 import pytest
 from catalogue import CORRECT, WRONG
@@ -39,6 +39,7 @@ def test_reference_gets_full_marks_and_stub_gets_zero(graded):
     reference, stub = results["reference"], results["stub"]
     assert set(reference) == set(graded_cell_code(assignment))
     assert all(c.status == "passed" and c.points == c.max_points > 0 for c in reference.values())
+    assert all(p.passed for c in reference.values() for p in c.parts)
     assert sum(c.points for c in stub.values()) == 0
     assert all(
         "not implemented yet" in c.message or "is not defined" in c.message for c in stub.values()
@@ -56,8 +57,12 @@ def test_each_wrong_implementation_loses_its_cell_with_its_message(graded):
             assert "No module named 'scipy" in result[wrong.test].message
             assert "not available when grading" in result[wrong.test].message
             continue
-        assert result[wrong.test].status == "failed", (wrong.name, result[wrong.test])
-        assert wrong.message in result[wrong.test].message.splitlines()[0], (wrong.name, result)
+        cell = result[wrong.test]
+        assert cell.status == "failed", (wrong.name, cell)
+        assert wrong.message in cell.message.splitlines()[0], (wrong.name, result)
+        if cell.points > 0:  # partial credit: the parts that passed, and the one that failed
+            assert sum(p.points for p in cell.parts if p.passed) == cell.points, (wrong.name, cell)
+            assert any(p.passed is False for p in cell.parts), (wrong.name, cell)
 
 
 def test_correct_alternatives_lose_nothing(graded):

@@ -224,3 +224,27 @@ def test_autograder_grade_and_plain_nbgrader_give_the_same_points(assignment, tm
     assert partial >= 2, "the sample should hold partial scores: pick other entries"
     assert all(c.status == "passed" for c in ours["correct"].values()), ours["correct"]
     assert sum(mine for mine in (c.points for c in ours["stub"].values())) == 0
+
+
+@pytest.mark.slow
+def test_validate_passes_a_finished_notebook_and_fails_a_wrong_one(tmp_path):
+    """nbgrader's Validate button keeps working: a finished notebook (run as released, no
+    hidden seed) validates; one wrong function is named as failing."""
+    from catalogue import WRONG
+    from nbgrader.validator import Validator
+    from notebooks import submission
+
+    wrong = next(w for w in WRONG if w.assignment == "nn-review" and w.cell == "relu")
+    for name, notebook in [
+        ("finished", submission("nn-review")),
+        ("wrong", submission("nn-review", {wrong.cell: wrong.code})),
+    ]:
+        path = tmp_path / name / "nn-review.ipynb"
+        path.parent.mkdir()
+        nbformat.write(notebook, path)
+        found = Validator().validate(str(path))
+        if name == "finished":
+            assert found == {}, found.get("failed")
+        else:
+            [failed] = found["failed"]
+            assert "check_relu" in failed["source"], failed
