@@ -176,10 +176,23 @@ def bench_cluster() -> None:
 
 
 def bench_book() -> None:
+    """A cold build of a fresh copy (every notebook executed), then a build with nothing
+    changed; wall time (goals: under 60 s and 5 s on 2 cores), and the processor time of the
+    build and everything it started (kernels included), which a busy machine does not inflate."""
+    import resource
+
+    def children_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / "repo"
         shutil.copytree(
-            REPO, copy, ignore=shutil.ignore_patterns(".venv", "_build", "course", ".git", "*.pyc")
+            REPO,
+            copy,
+            ignore=shutil.ignore_patterns(
+                ".venv", "_build", "course", ".git", "*.pyc", "test-artifacts"
+            ),
         )
         command = [
             str(Path(sys.executable).parent / "jupyter-book"),
@@ -189,9 +202,12 @@ def bench_book() -> None:
             "--keep-going",
         ]
         for label in ("cold", "nochange"):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), children_cpu()
             subprocess.run(command, check=True, capture_output=True)
-            report(f"book_{label}_build_s", time.perf_counter() - start, f"book build, {label}")
+            wall, cpu = time.perf_counter() - start, children_cpu() - cpu
+            goal = {"cold": 60, "nochange": 5}[label]
+            report(f"book_{label}_build_s", wall, f"book build, {label} (goal < {goal} s)")
+            report(f"book_{label}_build_cpu_s", cpu, f"book build, {label}: processor time")
 
 
 def main() -> None:
