@@ -449,3 +449,91 @@ def test_a_calls_cpu_time_is_measured_in_process():
 
     fast, slow = invoke(spin, (0.0,)), invoke(spin, (0.1,))
     assert 0 <= fast.cpu_seconds < 0.05 and 0.09 <= slow.cpu_seconds < 0.5
+
+
+# -- Libraries by their exact module names; NumPy's and SciPy's activations (issue 22) ----------
+
+STUDENT_MODULES = {
+    "torch_utils": "def conv2d(x, w):\n    return x\n\ndef sigmoid(x):\n    return x\n",
+    "numpy_helpers": "def convolve(a, b):\n    return a\n\ndef tanh(x):\n    return x\n",
+    "scipy_special_tools": "def expit(x):\n    return x\n",
+}
+
+
+@pytest.fixture
+def student_modules(tmp_path, monkeypatch):
+    """Helper modules a student keeps beside the notebook, named like libraries."""
+    for name, code in STUDENT_MODULES.items():
+        (tmp_path / f"{name}.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import importlib
+
+    yield {name: importlib.import_module(name) for name in STUDENT_MODULES}
+    for name in STUDENT_MODULES:
+        sys.modules.pop(name, None)
+
+
+def test_a_students_module_named_like_a_library_is_not_the_library(student_modules):
+    x = torch.randn(1, 1, 3, 3)
+    for forbid, calls in (
+        ("convolution", ["torch_utils.conv2d", "numpy_helpers.convolve"]),
+        ("activation", ["torch_utils.sigmoid", "numpy_helpers.tanh", "scipy_special_tools.expit"]),
+    ):
+        for call in calls:
+            module, name = call.split(".")
+            function = getattr(student_modules[module], name)
+            outcome = invoke(function, (x,) * function.__code__.co_argcount, forbid=forbid)
+            assert outcome.forbidden == [], (call, outcome.forbidden)
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        lambda x: torch.from_numpy(np.tanh(x.numpy())),
+        lambda x: torch.as_tensor(np.tanh(x)),
+        lambda x: torch.from_numpy(np.tanh(x.numpy(), out=np.empty(x.shape, np.float32))),
+        lambda x: torch.tensor([math.tanh(v) for v in x.tolist()]),
+        "from-import",
+        "scipy",
+    ],
+    ids=["np.tanh", "np.tanh-of-tensor", "np.tanh-out", "math.tanh", "from-import", "scipy-expit"],
+)
+def test_numpy_and_scipy_activations_are_watched_like_torchs(route):
+    x = torch.randn(5)
+    if route == "from-import":  # a name of the student's own for numpy's tanh
+        namespace = {"torch": torch}
+        exec(
+            "from numpy import tanh as my_tanh\ndef f(x):\n    return torch.from_numpy(my_tanh(x.numpy()))",
+            namespace,
+        )
+        route = namespace["f"]
+    elif route == "scipy":
+        special = pytest.importorskip("scipy.special")
+        route = lambda x: torch.from_numpy(special.expit(x.numpy()))  # noqa: E731
+    outcome = invoke(route, (x,), forbid="activation")
+    assert outcome.error is None, outcome.error
+    assert outcome.forbidden and TAMPERED not in outcome.forbidden, outcome.forbidden
+    allowed = invoke(lambda x: torch.from_numpy(np.exp(x.numpy())), (x,), forbid="activation")
+    assert allowed.forbidden == []  # exp stays allowed
+    elsewhere = invoke(route, (x,), forbid="convolution")  # only where activations are forbidden
+    assert elsewhere.forbidden == []
+    assert np.tanh.__class__ is np.ufunc  # put back after the watch
+
+
+def test_a_convolution_inside_a_tensor_subclass_dispatch_is_seen():
+    x, w = torch.randn(1, 1, 4, 4), torch.randn(1, 1, 2, 2)
+
+    class Sneaky(torch.Tensor):
+        @classmethod
+        def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+            Sneaky.found = F.conv2d(x, w)
+            return torch.zeros(())
+
+    def sneaky():
+        wrapped = torch.Tensor._make_wrapper_subclass(Sneaky, (1,), dtype=torch.float32)
+        torch.add(wrapped, 1)
+        return Sneaky.found
+
+    outcome = invoke(sneaky, forbid="convolution")
+    assert outcome.forbidden, outcome
+    assert invoke(lambda: torch.nn.Parameter(x) * 2, forbid="convolution").forbidden == []

@@ -289,6 +289,14 @@ def test_correct_code_stays_unflagged_whatever_its_names(name, data):
 
 # Cheats: the code, and the lines that must each be listed.
 CHEATS = {
+    "numpy_tanh_kept": (
+        """import numpy as np
+from numpy import tanh as hyperbolic
+def tanh(x, f=np.tanh):
+    return torch.from_numpy(f(x.numpy()))
+""",
+        [2, 3],
+    ),
     "frames_sys": (
         """import sys as interpreter
 def conv2d_fast(x, weight, bias=None, stride=1, padding=0):

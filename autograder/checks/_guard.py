@@ -23,6 +23,7 @@ import inspect
 import os
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,7 +43,12 @@ ACTIVATIONS = frozenset(
     "hardswish silu log_sigmoid_forward elu celu selu gelu mish softplus special_expit expit "
     "logistic".split()
 )
+PLAIN_ACTIVATIONS = frozenset({"tanh"})  # NumPy's and math's (exp stays allowed)
 LIBRARY_CONVOLUTIONS = ("scipy.signal", "scipy.ndimage")
+# NumPy's and SciPy's activations are ufuncs: calling one gives the profile hook no event, so
+# while activations are forbidden they are replaced by watched stand-ins (module, name).
+UFUNCS = (("numpy", "tanh"), ("scipy.special", "expit"), ("scipy.special", "log_expit"))
+SUBCLASS = "a tensor subclass's own __torch_dispatch__ (code torch runs outside the watch)"
 NUMPY_CONVOLUTIONS = frozenset({"convolve", "correlate", "correlate2"})
 TAMPERED = "the forbidden-call guard, switched off or changed"
 
@@ -79,19 +85,25 @@ class Rule:
     canary: Callable[[], object]
 
 
+def _in(module: str, *packages: str) -> bool:
+    """Whether ``module`` is one of ``packages`` or inside one, by its exact name: a
+    student's ``torch_utils`` is not ``torch``."""
+    return any(module == p or module.startswith(p + ".") for p in packages)
+
+
 def _library_convolution(module: str, name: str) -> bool:
-    if module.startswith(("torch", "<torch")) and CONVOLUTION.match(name):
+    if (_in(module, "torch") or module.startswith("<torch")) and CONVOLUTION.match(name):
         return True
-    if any(module == m or module.startswith(m + ".") for m in LIBRARY_CONVOLUTIONS):
+    if _in(module, *LIBRARY_CONVOLUTIONS):
         return True
-    return module.startswith("numpy") and name in NUMPY_CONVOLUTIONS
+    return _in(module, "numpy") and name in NUMPY_CONVOLUTIONS
 
 
 def _library_activation(module: str, name: str) -> bool:
     name = name.rstrip("_")
-    return (module.startswith("torch") and name in ACTIVATIONS) or (
-        module.startswith("scipy.special") and name in ACTIVATIONS
-    )
+    if _in(module, "torch", "scipy.special"):
+        return name in ACTIVATIONS
+    return (_in(module, "numpy") or module == "math") and name in PLAIN_ACTIVATIONS
 
 
 def _conv_canary() -> object:
@@ -127,6 +139,8 @@ class _OpWatcher(TorchDispatchMode):
         if finding is not None:
             self.watch.dispatch_hits += 1
             self.watch.record(finding)
+        if types and self.rule is not None and any(map(_own_dispatch, types)):
+            self.watch.record(SUBCLASS)
         return func(*args, **(kwargs or {}))
 
     def _finding(self, func) -> str | None:
@@ -134,6 +148,12 @@ class _OpWatcher(TorchDispatchMode):
         if self.rule is not None and self.rule.op(name):
             return f"torch's built-in {name.removeprefix('special_')}"
         return None
+
+
+def _own_dispatch(kind: type) -> bool:
+    """Whether tensors of type ``kind`` bring their own ``__torch_dispatch__``: torch runs it
+    inside the dispatch watcher, where that watcher sees nothing."""
+    return getattr(kind, "__torch_dispatch__", None) is not torch._C._disabled_torch_dispatch_impl
 
 
 # The watcher's own code (torch wraps the method; the wrapper's code is shared by others).
@@ -259,13 +279,14 @@ def _dispatch_path() -> Quiet:
 
 
 @contextmanager
-def watching(forbid: str | None = None) -> Iterator[Watch]:
+def watching(forbid: str | None = None, target: object = None) -> Iterator[Watch]:
     """Watch the code run inside the block.
 
     ``forbid`` is ``"convolution"`` (torch's convolution operators, NumPy's and SciPy's
-    convolutions and filters), ``"activation"`` (torch's and SciPy's activation functions)
-    or ``None`` (only count operators and calls). Forbidden calls are recorded, not
-    stopped, so the student's code runs as written.
+    convolutions and filters), ``"activation"`` (torch's, SciPy's, NumPy's and ``math``'s
+    activation functions) or ``None`` (only count operators and calls). Forbidden calls are
+    recorded, not stopped, so the student's code runs as written. ``target``: the student's
+    function about to run, whose module's names for a watched ufunc are watched too.
     """
     quiet = _warm_up()
     watch = Watch()
@@ -275,10 +296,12 @@ def watching(forbid: str | None = None) -> Iterator[Watch]:
     previous_profile = sys.getprofile()
     profile = _call_watcher(watch, rule, quiet)
     mode = _OpWatcher(watch, rule)
+    ufuncs = _UfuncWatch(watch, rule, target)
     sys.setprofile(profile)
     mode.__enter__()
     try:
-        yield watch
+        with ufuncs:
+            yield watch
     finally:
         if rule is not None:
             _verify(watch, rule, profile)
@@ -288,6 +311,92 @@ def watching(forbid: str | None = None) -> Iterator[Watch]:
             watch.record(TAMPERED)
             _take_off(mode)
         sys.setprofile(previous_profile)
+
+
+class _Watched:
+    """A library ufunc as a watched stand-in: each call is recorded in this thread's watches
+    whose rule forbids it, then made; anything else is the ufunc's."""
+
+    def __init__(self, module: str, name: str, ufunc: Callable):
+        self.watched_module, self.watched_name, self.ufunc = module, name, ufunc
+
+    def __call__(self, *args, **kwargs):
+        for watch, rule in _ACTIVE.__dict__.get("watches", ()):
+            if rule.function(self.watched_module, self.watched_name):
+                watch.record(f"{self.watched_module}.{self.watched_name}")
+        return self.ufunc(*args, **kwargs)
+
+    def __getattr__(self, name: str):
+        return getattr(self.__dict__["ufunc"], name)
+
+    def __repr__(self) -> str:
+        return repr(self.ufunc)
+
+
+_ACTIVE = threading.local()  # .watches: this thread's (watch, rule) while ufuncs are watched
+_SWAP = threading.Lock()
+_SWAPPED: dict[tuple[str, str], tuple[object, _Watched]] = {}  # (module, name) -> both
+_USERS = [0]  # watches that use the stand-ins now, in every thread
+
+
+class _UfuncWatch:
+    """While a rule forbids one of ``UFUNCS``: the library's ufunc replaced by a
+    :class:`_Watched` in its module, and in the module of the student's function (a name of
+    its own for it, as ``from numpy import tanh as t`` gives); all put back afterwards. A
+    stand-in the student's code removed is tampering. (A ufunc the student kept elsewhere, in
+    a container or a default argument, is not seen: the review scan lists such names.)"""
+
+    def __init__(self, watch: Watch, rule: Rule | None, target: object):
+        self.watch, self.rule = watch, rule
+        self.wanted = [u for u in UFUNCS if rule is not None and rule.function(*u)]
+        function = getattr(target, "__func__", target)
+        namespace = getattr(function, "__globals__", None)
+        self.namespace = namespace if isinstance(namespace, dict) else None
+        self.renamed: list[tuple[str, _Watched, object]] = []
+
+    def __enter__(self) -> None:
+        if not self.wanted:
+            return
+        with _SWAP:
+            _USERS[0] += 1
+            for module_name, name in self.wanted:
+                module = sys.modules.get(module_name)
+                current = getattr(module, name, None) if module is not None else None
+                if current is None or (module_name, name) in _SWAPPED:
+                    continue
+                stand_in = _Watched(module_name, name, current)
+                _SWAPPED[module_name, name] = (current, stand_in)
+                setattr(module, name, stand_in)
+        if self.namespace is not None:
+            originals = {id(u): w for u, w in _SWAPPED.values()}
+            for key, value in list(self.namespace.items()):
+                if id(value) in originals:
+                    self.namespace[key] = originals[id(value)]
+                    self.renamed.append((key, originals[id(value)], value))
+        _ACTIVE.watches = [*_ACTIVE.__dict__.get("watches", ()), (self.watch, self.rule)]
+
+    def __exit__(self, *exc) -> None:
+        if not self.wanted:
+            return
+        watches = list(_ACTIVE.__dict__.get("watches", ()))
+        if (self.watch, self.rule) in watches:
+            watches.remove((self.watch, self.rule))
+        _ACTIVE.watches = watches
+        for key, stand_in, original in self.renamed:
+            if self.namespace.get(key) is stand_in:
+                self.namespace[key] = original
+        with _SWAP:
+            for (module_name, name), (_, stand_in) in _SWAPPED.items():
+                module = sys.modules.get(module_name)
+                if getattr(module, name, None) is not stand_in:
+                    self.watch.record(TAMPERED)  # the student's code took the stand-in away
+            _USERS[0] -= 1
+            if _USERS[0] == 0:
+                for (module_name, name), (original, _) in list(_SWAPPED.items()):
+                    module = sys.modules.get(module_name)
+                    if module is not None:
+                        setattr(module, name, original)
+                _SWAPPED.clear()
 
 
 def _take_off(mode: TorchDispatchMode) -> None:

@@ -85,7 +85,7 @@ def run_here(
     when a probe (trusted code that exercises a student object) is given."""
     outcome, watch = Outcome(), None
     try:
-        with watching(forbid) as watch, torch.inference_mode(inference):
+        with watching(forbid, target) as watch, torch.inference_mode(inference):
             started = time.thread_time()
             try:
                 if probe is None:
