@@ -360,21 +360,31 @@ def _remove_cgroups(folders: list[Path]) -> None:
 TICK_NS = 10**9 // os.sysconf("SC_CLK_TCK")
 
 
-def cpu_ns(proc: str, pids: Iterable[str | int]) -> int:
-    """The CPU time (ns) the processes ``pids`` of the procfs at ``proc`` used, and the
+def _read(path: str, folder: int) -> bytes:
+    fd = os.open(path, os.O_RDONLY, dir_fd=folder)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
+
+
+def cpu_ns(proc: int, pids: Iterable[str | int]) -> int:
+    """The CPU time (ns) the processes ``pids`` of the procfs open as ``proc`` used, and the
     children they reaped: per process, the larger of its live threads' run times (ns) and
     its own account in clock ticks (which keeps threads that ended), plus its reaped
     children's ticks."""
     total = 0
     for pid in pids:
         try:
-            with open(f"{proc}/{pid}/stat", "rb") as file:
-                fields = file.read().rsplit(b")", 1)[1].split()
+            fields = _read(f"{pid}/stat", proc).rsplit(b")", 1)[1].split()
             own, reaped = int(fields[11]) + int(fields[12]), int(fields[13]) + int(fields[14])
-            threads = 0
-            for task in os.listdir(f"{proc}/{pid}/task"):
-                with open(f"{proc}/{pid}/task/{task}/schedstat", "rb") as file:
-                    threads += int(file.read().split()[0])
+            tasks = os.open(f"{pid}/task", os.O_RDONLY | os.O_DIRECTORY, dir_fd=proc)
+            try:
+                threads = sum(
+                    int(_read(f"{t}/schedstat", tasks).split()[0]) for t in os.listdir(tasks)
+                )
+            finally:
+                os.close(tasks)
         except (OSError, ValueError, IndexError):
             continue  # gone meanwhile: its time is in its parent's reaped children
         total += max(threads, own * TICK_NS) + reaped * TICK_NS
@@ -534,6 +544,7 @@ class Sandbox:
         self._cpu_account: Path | None = None
         self._supervisor = self.process.pid
         self._processes: list[int] = []  # without isolation: the supervisor and its child
+        self._proc: int | None = None  # the sandbox's /proc, open (see cpu_ns)
         self._ready = False
         self.served = 0  # sessions begun: a sandbox that served none and fails is broken
         _LIVE.add(self)
@@ -570,6 +581,11 @@ class Sandbox:
         self._supervisor = pids[-1]  # the end of the chain
         if self.isolated:
             self._cgroups = _cgroup(self.limits, pids)
+        try:  # the procfs the sandbox's processes see: theirs, and only theirs
+            root = f"/proc/{self._supervisor}/root/proc" if self.isolated else "/proc"
+            self._proc = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except OSError:
+            self._proc = None
         for folder in self._cgroups:
             for account in ("cpuacct.usage", "cpu.stat"):
                 if (folder / account).exists():
@@ -585,12 +601,13 @@ class Sandbox:
                 if self._cpu_account.name == "cpuacct.usage":
                     return int(text)
                 return 1000 * int(text.split("usage_usec", 1)[1].split()[0])
-            if self.isolated:  # the sandbox's own procfs: its processes, and only those
-                proc = f"/proc/{self._supervisor}/root/proc"
-                return cpu_ns(proc, [e for e in os.listdir(proc) if e.isdigit()])
+            if self._proc is None:
+                return None
+            if self.isolated:  # every process there
+                return cpu_ns(self._proc, [e for e in os.listdir(self._proc) if e.isdigit()])
             # No isolation: the supervisor and the child (its reaped children included);
             # what the child leaves running on its own is not counted.
-            return cpu_ns("/proc", self._processes)
+            return cpu_ns(self._proc, self._processes)
         except (OSError, ValueError, IndexError):
             return None
 
@@ -630,6 +647,10 @@ class Sandbox:
         self._cgroups, self._cpu_account = [], None
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
+
+    def __del__(self) -> None:
+        if getattr(self, "_proc", None) is not None:  # not in kill: another thread may read
+            os.close(self._proc)
 
 
 class Session:
