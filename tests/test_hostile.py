@@ -908,3 +908,113 @@ def test_code_stashed_by_one_student_is_gone_for_the_next(tmp_path):
     assert "/dev" not in stored.split() and "keyring" not in stored  # refused outright
     assert "SCAVENGED" not in _said(tmp_path / "course", "b-scavenge")
     assert graded["b-scavenge"]["test_sigmoid"].points == 0
+
+
+# -- text and nesting a student controls (issue 21: one student stopped or stalled the batch) --
+
+SURROGATE_OUTPUT = """
+print("lone \\ud800 surrogates \\udfff, a clipboard write \\x1b]52;c;cHduZWQ=\\x07 and a clear \\x1b[2J")
+Weird = type("Weird\\ud800\\x1b[8m", (Exception,), {})
+raise Weird("message \\udc80 with a \\x1b]0;title\\x07 and \\u202e reversed text")
+"""
+SURROGATE_ERROR = """
+def sigmoid(x):
+    raise ValueError("inside the check \\ud800\\udfff \\x1b[2J\\x1b]52;c;cHduZWQ=\\x07")
+"""
+HIDDEN_FLOOD = "### BEGIN HIDDEN TESTS\n" * 20_000  # the old filter: minutes on this
+DEEP_SYNTAX = "_deep = " + "1 + " * 10_000 + "1\n"  # too deep to parse into a tree or compile
+DEEP_DATA = "_x = []\nfor _ in range(100_000):\n    _x = [_x]\nprint(_x)\n"
+
+
+def _flooded(notebook):
+    notebook.cells.insert(1, nbformat.v4.new_markdown_cell(HIDDEN_FLOOD + "*a " * 20_000))
+    notebook.cells.insert(2, nbformat.v4.new_code_cell(HIDDEN_FLOOD))
+
+
+def _deep_json() -> bytes:
+    data = json.loads(as_bytes(submission(A)))
+    data["metadata"]["deep"] = "DEEP"
+    return json.dumps(data).replace('"DEEP"', "[" * 100_000 + "]" * 100_000).encode()
+
+
+BOUNDARY = {
+    "surrogate-output": sigmoid_cell(SIGMOID + SURROGATE_OUTPUT),
+    "surrogate-error": sigmoid_cell(SURROGATE_ERROR),
+    "hidden-flood": edited(_flooded),
+    "deep-syntax": sigmoid_cell(SIGMOID + DEEP_SYNTAX),
+    "deep-data": sigmoid_cell(SIGMOID + DEEP_DATA),
+    "deep-json": _deep_json(),
+}
+
+
+@pytest.fixture(scope="module")
+def boundary(tmp_path_factory):
+    root = tmp_path_factory.mktemp("boundary")
+    write_batch(root / "submitted", A, {"honest": submission(A), **BOUNDARY})
+    summary, graded = grade(root / "course", A, root / "submitted", limits=LIMITS)
+    return summary, graded, root / "course"
+
+
+def _record(course, student):
+    return json.loads((course / "autograded" / student / A / "autograder.json").read_text())
+
+
+def test_text_that_is_not_unicode_reaches_no_file_raw_and_stops_nobody(boundary):
+    """Lone surrogates and terminal escapes in a cell's output, an exception's type and
+    message: the batch completes (course.save raised UnicodeEncodeError), everyone is
+    graded, and every file written holds them only as visible, valid text."""
+    summary, graded, course = boundary
+    assert summary.graded == len(BOUNDARY) + 1
+    assert all(c.status == "passed" for c in graded["honest"].values())
+    assert all(c.status == "passed" for c in graded["surrogate-output"].values())
+    failed = graded["surrogate-error"]["test_sigmoid"]
+    assert failed.status in ("failed", "error") and failed.points == 0, failed
+    assert "inside the check \ufffd\ufffd \u241b[2J" in failed.message  # shown, not hidden
+    said = _said(course, "surrogate-output", "sigmoid")
+    assert "lone \ufffd surrogates" in said and "\u241b]52;c;" in said
+    for path in course.rglob("*"):
+        if path.is_file() and path.suffix in (".ipynb", ".json", ".html", ".csv"):
+            data = path.read_bytes()
+            text = data.decode("utf-8")  # valid UTF-8
+            assert b"\x1b" not in data and "\u202e" not in text, path
+
+
+def test_many_hidden_test_markers_cost_the_report_little(boundary):
+    """A cell of 20,000 ``### BEGIN HIDDEN TESTS`` lines (and Markdown emphasis, quadratic in
+    markdown-it): the feedback page is written in bounded time, the student graded."""
+    import time
+
+    from autograder.grading import report
+    from autograder.grading.course import Course
+    from autograder.grading.engine import Graded
+
+    _, graded, course = boundary
+    assert all(c.status == "passed" for c in graded["hidden-flood"].values())
+    notebook = nbformat.read(course / "autograded/hidden-flood" / A / f"{A}.ipynb", 4)
+    courses = Course(course, SOURCES)
+    assignment = courses.prepare(A)
+    result = Graded("hidden-flood", list(graded["hidden-flood"].values()), notebook)
+    started = time.monotonic()
+    page = report.write_feedback(courses, assignment, result).read_text()
+    assert time.monotonic() - started < report.FEEDBACK_SECONDS + 10
+    assert "# (hidden tests)" in page  # the code cell's markers, read as hidden tests
+
+
+def test_code_nested_too_deep_is_the_students_final_result(boundary):
+    """Code whose syntax tree is too deep to compile or scan, data nested 100,000 deep, a
+    notebook whose JSON is: each is that student's final result with a message, never
+    'the grader failed' (which is graded again on every run), and the rest is graded."""
+    _, graded, course = boundary
+    for student in ("deep-syntax", "deep-data", "deep-json"):
+        record = _record(course, student)
+        assert record["final"] is True, (student, record["problem"])
+        for cell in graded[student].values():
+            assert "grader failed" not in cell.message, (student, cell)
+    deep = graded["deep-syntax"]
+    assert deep["test_sigmoid"].status == "error" and deep["test_sigmoid"].message.strip()
+    assert all(c.status == "passed" for gid, c in deep.items() if gid != "test_sigmoid"), deep
+    findings = _record(course, "deep-syntax")["review"]
+    assert any("could not be scanned" in f["reason"] for f in findings), findings
+    assert all(c.status == "passed" for c in graded["deep-data"].values())
+    assert all(c.status == "error" for c in graded["deep-json"].values())
+    assert "nested" in _record(course, "deep-json")["problem"]

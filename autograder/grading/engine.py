@@ -53,6 +53,7 @@ from .sandbox import (
 )
 
 MAX_RESTARTS = 3
+OUTPUT_CELLS = 16  # a notebook's cells keep this many cells' output limits in all
 
 
 class Status(str, Enum):  # noqa: UP042 (StrEnum needs Python 3.11; the package supports 3.10)
@@ -587,6 +588,7 @@ class Execution:
         self.started = False  # whether a child for the student's code ever started
         self.grader_failed = False  # a sandbox could not start: not the student's doing
         self.last_error = ""  # how the student's last failing cell stopped, for the message
+        self.output_left = OUTPUT_CELLS * self.limits.output_kb * 1024  # more output kept
 
     def run(self) -> dict[str, CellResult]:
         """Run every step; the verdict on each test cell that was run (or abandoned)."""
@@ -639,14 +641,26 @@ class Execution:
         output = reply["output"]
         if reply["truncated"]:
             output += f"\n[output cut off at {self.limits.output_kb} KB]\n"
-        cell.outputs = _stream(output)
+        cell.outputs = _stream(self._kept(output))
         if reply["error"] is not None:
             error = reply["error"]
-            cell.outputs.append(_error(error.type_name, error.message, reply["traceback"]))
+            traceback = self._kept(reply["traceback"])
+            cell.outputs.append(_error(error.type_name, error.message, traceback))
             self.last_error = f"with {error.type_name}: {error.message}"[:300]
             if error.is_a("ImportError") and _unavailable_module(error.message):
                 self.last_error += f" ({UNAVAILABLE_HINT})"
         self.completed.append(step.source)
+
+    def _kept(self, text: str) -> str:
+        """``text`` as far as the notebook's output budget goes: cells' outputs are kept up
+        to ``OUTPUT_CELLS`` cells' worth in all, so that many cells printing their most
+        cannot fill the grader's memory, the autograded notebook or the feedback page."""
+        if len(text) <= self.output_left:
+            self.output_left -= len(text)
+            return text
+        kept, self.output_left = text[: self.output_left], 0
+        total = OUTPUT_CELLS * self.limits.output_kb
+        return kept + f"\n[output not kept: this notebook's outputs passed {total} KB in all]\n"
 
     def _judge(self, step: Step, cell) -> None:
         """Run a test cell here and score it the way nbgrader's ``determine_grade`` scores

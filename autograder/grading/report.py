@@ -36,8 +36,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 SHOWN_CHARS = 100_000  # of one cell's source or one output on a feedback page
-MARKDOWN_CHARS = 20_000  # a longer Markdown cell is shown as text (rendering it is quadratic)
-MARKDOWN_SECONDS = 2.0  # Markdown rendered per page; later cells shown as text
+MARKDOWN_CHARS = 10_000  # a longer Markdown cell is shown as text (rendering it is quadratic)
+MARKDOWN_SECONDS = 1.0  # Markdown rendered per page; later cells shown as text
 FEEDBACK_SECONDS = 10.0  # cells past this are left out of the page, with a note
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
 

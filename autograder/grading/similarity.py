@@ -62,6 +62,10 @@ COMMON_MIN = 10  # ... counted only from this many submissions on
 SHOWN = 50  # flagged pairs shown with their code in the report (the CSV has every pair)
 LISTED = 500  # flagged pairs listed in the report's table
 PER_PROCESS = 50  # submissions per comparing process, at least
+# Of one student's own code, what is compared (a whole notebook's is a few thousand
+# characters; tokenising takes ~20 µs a character, so a notebook padded with code would
+# take minutes).
+COMPARED_CHARS = 100_000
 
 
 @dataclass
@@ -117,7 +121,8 @@ def starter_code(released: Path) -> str:
 
 
 def graded_code(course: Course, assignment: Assignment) -> tuple[dict[str, str], list[str]]:
-    """Each graded student's own code, and the submissions that could not be read."""
+    """Each graded student's own code (at most ``COMPARED_CHARS``), and the submissions
+    that could not be read or were compared only in part."""
     codes, skipped = {}, []
     submitted = course.root / "submitted"
     for folder in sorted(submitted.iterdir()) if submitted.is_dir() else []:
@@ -130,7 +135,14 @@ def graded_code(course: Course, assignment: Assignment) -> tuple[dict[str, str],
         except Unreadable as error:
             skipped.append(f"{quoted(student)}: {error}")
             continue
-        codes[student] = own_code(notebook, assignment)
+        code = own_code(notebook, assignment)
+        if len(code) > COMPARED_CHARS:
+            skipped.append(
+                f"{quoted(student)}: only the first {COMPARED_CHARS} of its {len(code)} "
+                "characters of own code compared"
+            )
+            code = code[:COMPARED_CHARS]
+        codes[student] = code
     return codes, skipped
 
 
