@@ -71,6 +71,7 @@ class FakeCanvas:
             self.received: list[Received] = []
             self.faults: list[Fault] = []
             self.steps: list[tuple[str, int]] = []  # the upload's steps as they happened
+            self.frozen: set[int] = set()  # users whose grade a PUT answers but does not change
             self.next_id = 5000
 
     def _new_submission(self, user: int) -> dict:
@@ -312,7 +313,7 @@ class Handler(BaseHTTPRequestHandler):
             if file is None or not file["confirmed"] or file["user"] != submission["user_id"]:
                 raise ValueError(f"file {file_id} cannot be attached")
             attachments.append({k: file[k] for k in ("id", "display_name", "filename", "size")})
-        if "submission[posted_grade]" in data:
+        if "submission[posted_grade]" in data and submission["user_id"] not in fake.frozen:
             grade = data["submission[posted_grade]"]
             if grade.endswith("%"):
                 score = round(float(grade[:-1]) * fake.points_possible / 100, 2)

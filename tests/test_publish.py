@@ -7,6 +7,8 @@ written), so no notebook is graded here."""
 import hashlib
 import io
 import logging
+import shutil
+from pathlib import Path
 
 import fake_canvas
 import pytest
@@ -59,9 +61,9 @@ def cells_for(assignment, share: float) -> list[CellResult]:
     ]
 
 
-@pytest.fixture
-def course(tmp_path_factory) -> Course:
-    """A graded course: gradebook results and feedback pages for SHARE's students."""
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory) -> Path:
+    """A graded course folder: gradebook results and feedback pages for SHARE's students."""
     course = Course(tmp_path_factory.mktemp("publish") / "course", SOURCES)
     assignment = course.prepare(ASSIGNMENT)
     for student, share in SHARE.items():
@@ -69,7 +71,14 @@ def course(tmp_path_factory) -> Course:
         page = course.feedback(student, ASSIGNMENT)
         page.parent.mkdir(parents=True, exist_ok=True)
         page.write_text(f"<html><body>feedback for {student}</body></html>")
-    return course
+    return course.root
+
+
+@pytest.fixture
+def course(graded, tmp_path) -> Course:
+    """A copy of the graded course for one test (which may regrade it, and records posts)."""
+    shutil.copytree(graded, tmp_path / "course")
+    return Course(tmp_path / "course", SOURCES)
 
 
 def totals(course: Course) -> dict[str, float]:
@@ -185,6 +194,8 @@ def test_rate_limits_server_errors_and_lost_connections_are_retried(canvas, cour
     assert fake.grades() == {1001: scores["1001"], 1002: scores["1002"], 1003: 0.0, 1004: None}
     assert all(len(fake.comment_files(u)) == 1 for u in (1001, 1002, 1003))
     assert all(f.times == 0 for f in fake.faults)  # every fault was met, and got past
+    listings = [r for r in fake.received if r.method == "GET" and r.path.endswith("/submissions")]
+    assert len(listings) == 4  # 429, the slow one given up after 1 s, then both pages
 
 
 def test_a_comment_that_arrived_although_its_answer_was_lost_is_not_posted_twice(
@@ -226,6 +237,17 @@ def test_what_cannot_be_posted_is_listed_and_the_exit_status_says_so(canvas, cou
     assert run(canvas, course, "--yes") == 0
     assert all(len(fake.comment_files(u)) == 1 for u in (1001, 1002, 1003))
     assert fake.grades()[1002] == totals(course)["1002"]
+
+
+def test_a_grade_canvas_answers_without_taking_is_not_reported_as_posted(canvas, course, capsys):
+    fake = canvas.fake
+    fake.submissions[1002]["score"] = 5.0  # a grade from before, which Canvas keeps
+    fake.frozen.add(1002)
+    assert run(canvas, course, "--yes") == 1
+    out = capsys.readouterr().out
+    assert "1002 grade: NotTaken: Canvas answered, but shows the score 5" in out
+    assert not any(line.startswith("posted 1002: grade") for line in out.splitlines())
+    assert "posted 1002: comment" in out  # the comment did arrive
 
 
 def test_the_token_comes_from_the_environment_only_and_is_never_printed_or_logged(

@@ -420,10 +420,15 @@ def run(root: Path) -> int:
     from .engine import CellResult
 
     cells = [CellResult(**c) for c in reply["cells"]]
+    problem = str(reply.get("problem") or "")
+    if problem:  # the whole file (unreadable): said once, every cell at 0
+        _write_results(root, _not_graded(job, problem, seconds))
+        print(f"not graded: {problem}")
+        return 0
     notes = []
     if not reply.get("final", True):
         notes.append(f"Some cells could not be graded by the grader itself. {NOT_YOURS}")
-    _write_results(root, results_for(job, cells, reply.get("problem", ""), seconds, notes))
+    _write_results(root, results_for(job, cells, "", seconds, notes))
     sandbox = "bubblewrap sandbox" if reply.get("isolated") else f"user {UNPRIVILEGED}"
     print(
         f"graded {job['assignment']}: {sum(c.points for c in cells):g} of "
@@ -505,22 +510,28 @@ def child() -> int:
     request = json.loads(sys.stdin.read())
     job = request["job"]
 
-    from .engine import Assignment, Runner, TestCell
+    from .engine import Assignment, Graded, Runner, Status, TestCell, Unreadable, read_submission
     from .sandbox import Limits, bubblewrap
 
     tests = {t["grade_id"]: TestCell(**t) for t in job["tests"]}
     assignment = Assignment(job["assignment"], tests, dict(job["locked"]))
-    runner = Runner(
-        Limits(**job["limits"]),
-        "cpu",
-        [Path(p) for p in request["hide"]],
-        request["secret"].encode(),
-    )
-    try:
-        data = base64.b64decode(request["notebook"])
-        graded = runner.grade(request["student"], data, assignment)
-    finally:
-        runner.close()
+    limits = Limits(**job["limits"])
+    data = base64.b64decode(request["notebook"])
+    try:  # a file that is no notebook needs no sandbox (booting one takes seconds)
+        read_submission(data, limits)
+    except Unreadable as problem:
+        message = f"Your notebook could not be graded: {problem}"  # as Runner.grade says it
+        graded = Graded(
+            request["student"], assignment.all_cells(Status.ERROR, message), None, message
+        )
+    else:
+        runner = Runner(
+            limits, "cpu", [Path(p) for p in request["hide"]], request["secret"].encode()
+        )
+        try:
+            graded = runner.grade(request["student"], data, assignment)
+        finally:
+            runner.close()
     reply = {
         "cells": [asdict(c) for c in graded.cells],
         "problem": graded.problem,

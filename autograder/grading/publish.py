@@ -118,6 +118,7 @@ class Post:
     student: str
     score: float
     grade: str | None = None  # posted_grade to send; None when Canvas has it already
+    shown: float | None = None  # the score Canvas should show once the grade is posted
     current: float | None = None  # Canvas's score now
     feedback: Path | None = None  # the page to attach; None when attached already (or none)
     comment_name: str = ""
@@ -386,7 +387,7 @@ def plan(
         grade, shown = _grade_for(score, scores.max_score, result)
         current = getattr(submission, "score", None)
         current = float(current) if isinstance(current, int | float) else None
-        post = Post(student, score, current=current)
+        post = Post(student, score, shown=shown, current=current)
         if current is None or abs(current - shown) > 0.005:
             post.grade = grade
         page = course.feedback(student, assignment)
@@ -427,6 +428,7 @@ def post(the_plan: Plan, canvas_assignment, record: Record, call: Caller, log=pr
         if item.grade is not None:
             try:
                 call(lambda s=submission, g=item.grade: s.edit(submission={"posted_grade": g}))
+                _check_grade(submission, item)
             except Exception as error:
                 outcome.failed.append(Failure(item.student, "grade", call.reason(error)))
             else:
@@ -445,6 +447,22 @@ def post(the_plan: Plan, canvas_assignment, record: Record, call: Caller, log=pr
             outcome.posted.append(line)
             log(line)
     return outcome
+
+
+class NotTaken(RuntimeError):
+    """Canvas answered, but does not show what was posted."""
+
+
+def _check_grade(submission, item: Post) -> None:
+    """Canvas's answer to the grade's PUT is the submission as it now is: its score must be
+    the one posted (an answer without a score is taken at its word)."""
+    score = getattr(submission, "score", None)
+    if isinstance(score, int | float) and item.shown is not None:
+        if abs(float(score) - item.shown) > 0.005:
+            raise NotTaken(
+                f"Canvas answered, but shows the score {_points(float(score))}, not "
+                f"{_points(item.shown)} (is the assignment published, the student enrolled?)"
+            )
 
 
 def _post_comment(item: Post, submission, canvas_assignment, record: Record, call: Caller):
@@ -540,7 +558,9 @@ def publish(
                 "that this token may see (the ids are in the assignment's address: "
                 "/courses/<course id>/assignments/<assignment id>)."
             ) from None
-        except (CanvasException, OSError) as error:
+        except CanvasException as error:
+            raise PublishError(f"Canvas at {url} refused: {call.reason(error)}") from None
+        except OSError as error:  # requests' errors: no answer
             raise PublishError(f"cannot reach Canvas at {url}: {call.reason(error)}") from None
         record = Record(course, course_id, assignment_id)
         try:
