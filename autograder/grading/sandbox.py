@@ -189,7 +189,10 @@ def _bwrap_command(
     maps the sandbox's user to the grader's."""
     hide = [p.resolve() if p.is_dir() else p.resolve().parent for p in hide if p.exists()]
     hide = [p for p in hide if p != Path("/")]
-    command = [bubblewrap(), "--die-with-parent", "--new-session"]
+    # --as-pid-1: the supervisor is the PID namespace's init (no reaper of bubblewrap's that
+    # runs as the students' user where bubblewrap maps them, and whose /proc entries, such as
+    # oom_score_adj, they could write and the next student read), whom no child can signal.
+    command = [bubblewrap(), "--die-with-parent", "--new-session", "--as-pid-1"]
     if userns is None:
         command += ["--unshare-all", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
         if not _setuid(command[0]):
@@ -574,9 +577,9 @@ class Sandbox:
         self._ready = True
 
     def _booted(self) -> None:
-        """Once booted (its processes are bubblewrap's two and the supervisor, and no more
-        start but children): every one of them into the sandbox's cgroups, which its
-        children then join as they start."""
+        """Once booted (its processes are bubblewrap and the supervisor, and no more start
+        but children): every one of them into the sandbox's cgroups, which its children then
+        join as they start."""
         pids = processes(self.process.pid)
         self._supervisor = pids[-1]  # the end of the chain
         if self.isolated:

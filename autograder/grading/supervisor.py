@@ -293,12 +293,13 @@ def clear(folder: str, keep: set[str]) -> bool:
         return False
 
 
-def run_child(config: dict, session: int) -> None:
+def run_child(config: dict, session: int, supervisor: int) -> None:
     os.setsid()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     # Without bubblewrap there is no PID namespace to take the child down with the
     # supervisor: it dies with its parent instead.
     prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the supervisor was gone already
+    if os.getppid() != supervisor:  # the supervisor was gone already
         os._exit(0)
     if config["isolated"]:
         isolate(config["uid"])
@@ -324,8 +325,8 @@ def run_child(config: dict, session: int) -> None:
 
 def remove_leftovers(config: dict, child_pid: int) -> None:
     """Kill whatever the last student left running, and delete what it wrote."""
-    if config["isolated"] and os.getpid() == 2:
-        # In our own PID namespace: every process but init (1) and us belongs to a student.
+    if config["isolated"] and os.getpid() == 1:
+        # The init of our own PID namespace: every other process belongs to a student.
         try:
             os.kill(-1, signal.SIGKILL)
         except ProcessLookupError:
@@ -524,6 +525,9 @@ def can_isolate(uid: int) -> None:
 
 def main() -> None:
     config = json.loads(sys.argv[1])
+    # As the init of the sandbox's PID namespace the supervisor receives, from its children,
+    # only the signals it handles: Python handles SIGINT (children get it back).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     control = socket.socket(fileno=os.dup(0))
     # Nothing a student prints may reach the control socket: fds 0 and 1 become /dev/null.
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -543,11 +547,12 @@ def main() -> None:
             return
         if message != wire.START or len(fds) != 1:
             return
+        supervisor = os.getpid()
         pid = os.fork()
         if pid == 0:
             try:
                 control.close()
-                run_child(config, fds[0])
+                run_child(config, fds[0], supervisor)
             except BaseException:  # the grader sees the child end; the cause goes to stderr
                 traceback.print_exc()
             finally:
