@@ -1752,7 +1752,7 @@ WRONG += [
         "conv2d_naive",
         naive_variant("for c in range(c_in):", "for c in range(c_out):"),
         "test_conv2d_naive",
-        "with only the first filter",
+        "do not count in your output",
     ),
     Wrong(
         "naive_windows_from_unpadded_input",
@@ -1953,6 +1953,7 @@ def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
         ).replace("out = out + bias.view(1, -1, 1, 1)", "out = out + bias.view(1, -1, 1)"),
         "test_conv2d_fast",
         "the values are right and in the right order, but the output has another shape",
+        cascade=FAST_CASCADE,
     ),
     Wrong(
         "module_backward_kernel_not_rotated",

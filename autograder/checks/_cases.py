@@ -482,7 +482,7 @@ def misplaced(expected: torch.Tensor) -> Mistake:
     def explains(got: Any) -> bool:
         if not isinstance(got, torch.Tensor) or got.numel() != expected.numel():
             return False
-        if close(got.flatten(), expected.flatten()):
+        if got.shape != expected.shape and close(got.flatten(), expected.flatten()):
             return False  # in the right order: only the shape is wrong
         return close(got.flatten().sort().values, expected.flatten().sort().values)
 
@@ -959,6 +959,11 @@ def _findings(lab: Lab, index: int, experiments: Sequence[Experiment]) -> list[F
     return chosen[:2]
 
 
+def _capitalised(sentence: str, position: int) -> str:
+    """A finding's sentence as said after others: its first letter a capital."""
+    return sentence[:1].upper() + sentence[1:] if position else sentence
+
+
 def explain_case(
     lab: Lab,
     index: int,
@@ -995,7 +1000,7 @@ def explain_case(
     if weak_message and agreeing:
         return Explanation(weak_message, [evidence, agreeing[0].detail], True, weak_message)
     if findings:
-        summary = " ".join(f.sentence for f in findings)
+        summary = " ".join(_capitalised(f.sentence, i) for i, f in enumerate(findings))
         details = [evidence] + [f.detail for f in findings]
         key = " + ".join(f.about for f in findings)
         return Explanation(summary, [d for d in details if d], True, key)
@@ -1134,8 +1139,10 @@ def _run_parts(
         if not failing:
             results.append(PartResult(part.name, part.points, True))
             continue
-        firsts.append(failing[0])
-        results.append(PartResult(part.name, part.points, False, explanation(failing[0]).summary))
+        # the first failing case whose failure is explained (of the first few), else the first
+        chosen = next((i for i in failing[:3] if explanation(i).specific), failing[0])
+        firsts.append(chosen)
+        results.append(PartResult(part.name, part.points, False, explanation(chosen).summary))
     unassigned = [i for i, c in enumerate(cases) if c.part not in {p.name for p in parts}]
     if unassigned:
         raise ValueError(f"cases of no declared part: {[cases[i].part for i in unassigned]}")
@@ -1170,13 +1177,14 @@ def _message(name, runs, firsts, explanation, cases, names) -> str:
     lines = [f"{name}: {said.summary}", _where(lead + 1, cases, names), *said.details]
     if note:
         lines.append(note)
-    also, keys = [], {said.key or said.summary}
+    also, keys = [], set((said.key or said.summary).split(" + "))
     for index in firsts:
         if index == lead:
             continue
         other = explanation(index)
-        if other.specific and (other.key or other.summary) not in keys:
-            keys.add(other.key or other.summary)
+        mine = set((other.key or other.summary).split(" + "))
+        if other.specific and not mine <= keys:
+            keys |= mine
             also.append(other.summary)
             lines.append(f"Also, on case {index + 1} ({cases[index].description}): {other.summary}")
         if len(also) == 2:

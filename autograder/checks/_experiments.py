@@ -78,7 +78,7 @@ def _suspicion(key: str, judged: Sequence[Ran]) -> float:
 
 
 def ingredients(
-    table: Sequence[Ingredient], calls: int = 4
+    table: Sequence[Ingredient], calls: int = 6
 ) -> Callable[[Lab, int], Finding | None]:
     """The experiment that locates a fault by ingredient (see the module's description).
 
@@ -88,10 +88,11 @@ def ingredients(
     variant), at most ``calls`` calls: the first that gets the case right is the finding.
     When the failures follow it exactly (every case with it went wrong, every case without it
     is right) the finding holds for every case: "wrong whenever <present>, right whenever
-    <absent>"; else for this case: "wrong on this case, but right with <change>". Ingredients
-    present in every case (one image, channels first, ...) are hypotheses about what the
-    inputs mean, tried only when every case went wrong. Nothing is said when no variant is
-    right."""
+    <absent>"; else for this case: "wrong on this case, but right with <change>". An
+    ingredient without ``present`` is a hypothesis about what the inputs mean (one image,
+    channels last, another weight layout): its variant gives the inputs in that meaning, and
+    is tried first (once one is wrong on a case, it is not tried on others). Nothing is said
+    when no variant is right."""
     by_key = {i.key: i for i in table}
 
     def experiment(lab: Lab, index: int) -> Finding | None:
@@ -108,6 +109,9 @@ def ingredients(
         scored = []
         for variant in lab.variants(index):
             if variant.ingredient not in by_key or variant.ingredient in refuted:
+                continue
+            if not by_key[variant.ingredient].present:  # a hypothesis: tried first
+                scored.append((-2.0, len(scored), variant))
                 continue
             score = _suspicion(variant.ingredient, judged)
             if score > 0 or (everywhere and score >= 0):
@@ -185,7 +189,7 @@ def reshaped(lab: Lab, index: int) -> Finding | None:
     if not torch.allclose(got.flatten(), expected.flatten(), rtol=rtol, atol=atol):
         return None
     without_ones = [s for s in expected.shape if s != 1]
-    squeezed = [s for s in got.shape if s != 1] == without_ones
+    squeezed = got.ndim < expected.ndim and [s for s in got.shape if s != 1] == without_ones
     return Finding(
         RESHAPED_SQUEEZED if squeezed else RESHAPED,
         about="shape",
@@ -218,12 +222,17 @@ Factors = Callable[[Any], list[tuple[float, str, str]]]
 
 
 def scaled(
-    factors: Factors = lambda case: [], what: str = "the sum", per_channel: str | None = None
+    factors: Factors = lambda case: [],
+    what: str = "the sum",
+    per_channel: str | None = None,
+    bias_advice: str = "add the bias once.",
 ) -> Callable:
     """Every value off by one factor (``factors(case)``: ``(value, expression, meaning)`` to
     name it) or by one constant; the sign flipped; zeros. With a ``base`` (a bias) the factor
-    is fitted to ``expected - base``, called ``what``. ``per_channel``: the sentence to say
-    when each index of axis 1 is off by a constant of its own (None: not tried)."""
+    is fitted to ``expected - base``, called ``what``; and when ``what`` is right but the
+    base counts another number of times, that is said, with ``bias_advice``.
+    ``per_channel``: the sentence to say when each index of axis 1 is off by a constant of
+    its own (None: not tried)."""
 
     def experiment(lab: Lab, index: int) -> Finding | None:
         found = _answer(lab, index)
@@ -241,6 +250,17 @@ def scaled(
         a, d = _fit(got - base, summed)
         if _fits(got, a * summed + base, expected):
             return _factor(a, subject, _confirmed(lab, index, factors), has_base)
+        if has_base:  # the sum right, the bias counted another number of times
+            b, _ = _fit(got - summed, base)
+            if not _near(b, 1.0) and _fits(got, summed + b * base, expected):
+                return Finding(
+                    f"{what} is right, but the bias counts {b:.4g} times in your output "
+                    "instead of once"
+                    + (" (it is subtracted)" if _near(b, -1.0) else "")
+                    + f": {bias_advice}",
+                    about="bias factor",
+                    strength=0,
+                )
         if _fits(got, a * summed + base + d, expected):
             if _near(a, 1.0):
                 return Finding(

@@ -63,7 +63,6 @@ from ._cases import (
 from ._experiments import Ingredient, Region
 from ._score import PartResult, Score
 from ._seeds import generator
-from ._student import invoke
 
 FLIPPED = (
     "the kernel is flipped (as in the textbook's true convolution). A CNN layer computes "
@@ -229,13 +228,9 @@ CHANNELS_WEIGHTED = (
     "each output value sums over all C_in input channels, each once."
 )
 OFFSETS_LEFT_OUT = (
-    "the kernel's {which} never count in your output (the rest of the kernel does): the "
+    "the kernel's {which} in your output (the rest of the kernel does): the "
     "window must cover u = 0, ..., K_h − 1 and v = 0, ..., K_w − 1 (check the ranges of "
     "your kernel loops or slices)."
-)
-IMPULSE_MOVED = (
-    "given an input that is 0 except a single 1, each weight w[o, c, u, v] lands {where} of "
-    "where it belongs (out[o, r − u, s − v] for the 1 at row r, column s). " + SHIFT_ADVICE
 )
 IMPULSE_ORDER = (
     "each weight multiplies the wrong input value: given an input that is 0 except a single 1, "
@@ -270,7 +265,7 @@ GRAD_B_ONLY = (
     "the forward pass is right and dL/dx and dL/dweight are too, but dL/dbias is wrong: "
     "dL/db[o] = Σ_n Σ_i Σ_j dL/dout[n, o, i, j]."
 )
-GRADS_WRONG = "the forward pass is right, but the gradients of {which} are wrong."
+GRADS_WRONG = "the forward pass is right, but the gradients of {which} are wrong: {said}."
 DTYPE_ADVICE = "work in the inputs' dtype: create every new tensor with dtype=x.dtype."
 KERNEL_BEYOND_ADVICE = (
     "the kernel may be larger than the input when the padding makes it fit (K_h ≤ H + 2P_h "
@@ -888,14 +883,18 @@ def contributions(lab: Lab, index: int) -> Finding | None:
             else:
                 weights = ", ".join(f"c = {g}: {c:g}" for g, c in enumerate(rounded))
                 sentence = CHANNELS_WEIGHTED.format(weights=weights)
-            return Finding(sentence, about="channels in", strength=0)
+            return Finding(sentence, about="channels counted", strength=0)
         if left_out and len(left_out) + len(once) == count:
             letter, last = ("u", k_h - 1) if kind == "row" else ("v", k_w - 1)
             names = ", ".join(f"{letter} = {g}" for g in left_out)
-            which = f"{kind}s {names}" if len(left_out) > 1 else f"{kind} {names}"
+            which = f"{kind}s {names} never count" if len(left_out) > 1 else f"{kind} {names}"
             if left_out == [last]:
                 which += f" (the last {kind})"
-            return Finding(OFFSETS_LEFT_OUT.format(which=which), about="kernel", strength=0)
+            if len(left_out) == 1:
+                which += " never counts"
+            return Finding(
+                OFFSETS_LEFT_OUT.format(which=which), about="offsets counted", strength=0
+            )
     return None
 
 
@@ -948,18 +947,6 @@ def _landing(response: torch.Tensor, kernel: torch.Tensor, weight, r: int, s: in
         return IMPULSE_FLIPPED
     if k_h == k_w and same(placed(kernel.transpose(-1, -2))):
         return IMPULSE_TRANSPOSED
-    for dh in range(-2, 3):
-        for dw in range(-2, 3):
-            if (dh, dw) != (0, 0) and same(placed(kernel, dh, dw)):
-                where = " and ".join(
-                    f"{abs(d)} {unit}{'s' if abs(d) > 1 else ''} {way}"
-                    for d, unit, way in (
-                        (dh, "row", "lower" if dh > 0 else "higher"),
-                        (dw, "column", "to the right" if dw > 0 else "to the left"),
-                    )
-                    if d
-                )
-                return IMPULSE_MOVED.format(where=where)
     # The right values in other places: each landing value found in the filter.
     for o in range(response.shape[0]):
         values = response[o].flatten()
@@ -1005,13 +992,18 @@ def bias_as_bool(lab: Lab, index: int) -> Finding | None:
 CONV_EXPERIMENTS = [
     bias_as_bool,
     ex.reshaped,
-    ex.scaled(conv_factors, "the sum over c, u, v", per_channel=PER_CHANNEL_OFFSET),
+    ex.scaled(
+        conv_factors,
+        "the sum over c, u, v",
+        per_channel=PER_CHANNEL_OFFSET,
+        bias_advice="add b[o] once to every value of output channel o.",
+    ),
     ex.running_total,
     ex.shifted(SHIFT_ADVICE),
     ex.regions(border_regions, axes=[(1, "output channel o"), (0, "image n")]),
     contributions,
-    ex.ingredients(INGREDIENTS),
     impulse,
+    ex.ingredients(INGREDIENTS),
 ]
 
 
@@ -1285,27 +1277,22 @@ def check_conv2d_naive(conv2d_naive: Callable, seed: int | None = None) -> Score
     return report("conv2d_naive", _conv_judged("conv2d_naive", conv2d_naive, seed, 4))
 
 
-# -- The loop rule (helper C moves this block to _loops; check_conv2d_fast calls it) -----------
-LOOP_SMALL = ConvSetting(2, 2, 6, 6, 3, 3)  # 4 × 4 output positions
-LOOP_LARGE = ConvSetting(2, 2, 14, 14, 3, 3)  # 12 × 12 output positions
+# -- The loop rule (helper C: the rule is autograder/checks/_loops.py) ------------------------
+def probe_loop_reference(conv2d_fast: Callable, *args, **kwargs) -> torch.Tensor:
+    """The loop rule's yardstick, a vectorised convolution, timed where the student's code
+    runs and through the same door (trusted code: ``conv2d_fast`` is not called). A probe of
+    this module, so the grading sandbox knows it."""
+    from ._loops import reference
+
+    return reference(*args, **kwargs)
 
 
-def _loop_rule(conv2d_fast: Callable) -> str | None:
-    """Why ``conv2d_fast`` seems to loop over output positions, or None: it must run as many
-    tensor operations on a 12×12 output as on a 4×4 one."""
-    g, device = generator(None, 1), get_device()
-    small, large = (invoke(conv2d_fast, s.tensors(g, device)) for s in (LOOP_SMALL, LOOP_LARGE))
-    # Two independent counts: torch's operators (the dispatcher) and Python calls (the
-    # profiler); a loop over positions makes at least one of them grow.
-    for counted, what in (("op_count", "tensor operations"), ("call_count", "function calls")):
-        few, many = getattr(small, counted), getattr(large, counted)
-        if many > few + 8:
-            return (
-                f"seems to loop over output positions: it made {many} {what} for a 12×12 "
-                f"output but {few} for a 4×4 one. Gather all windows at once (unfold or "
-                "as_strided) and use one matmul or einsum."
-            )
-    return None
+def _loop_rule(conv2d_fast: Callable, seed: int | None = None) -> str | None:
+    """Why ``conv2d_fast`` seems to loop over output positions (a message), or None; raises
+    ``CheckFailed`` for a forbidden call on the rule's inputs. See ``_loops.loop_rule``."""
+    from ._loops import loop_rule
+
+    return loop_rule(conv2d_fast, seed, "conv2d_fast", probe_loop_reference)
 
 
 # -- end of the loop rule ----------------------------------------------------------------------
@@ -1325,8 +1312,10 @@ def check_conv2d_fast(conv2d_fast: Callable, seed: int | None = None) -> Score:
     if judged.problem:
         return report(name, judged)
     simple = next(p for p in judged.parts if p.name == SIMPLE)
-    with quiet(conv2d_fast):
-        looping = _loop_rule(conv2d_fast)
+    looping = None
+    if simple.passed:
+        with quiet(conv2d_fast):
+            looping = _loop_rule(conv2d_fast, seed)
     if not simple.passed:
         judged.parts.append(PartResult(LOOPS, 2, False, LOOP_NEEDS_RIGHT_ANSWERS))
     elif looping:
@@ -1400,6 +1389,19 @@ CORR_MISTAKES = (
 )
 
 
+def _of_image(text: str) -> str:
+    """A convolution's sentence said of corr2d_padded's image."""
+    return (
+        text.replace("the input", "the image")
+        .replace("x may", "the image may")
+        .replace("F.pad(x,", "F.pad(image,")
+        .replace("an input of", "an image of")
+        .replace("x contiguous", "the image contiguous")
+        .replace("x cropped", "the image cropped")
+        .replace("input x̃", "image")
+    )
+
+
 CORR_PAIR_UNSUPPORTED = (
     "padding given as an int works, but not as a (P_h, P_w) pair: start with "
     "p_h, p_w = pair(padding), P_h rows of zeros at the top and the bottom, P_w columns on the "
@@ -1409,6 +1411,10 @@ CORR_PAIR_SWAPPED = (
     "the (P_h, P_w) pair is used the wrong way round: P_h rows of zeros go at the top and the "
     "bottom, P_w columns on the left and the right (F.pad, though, takes the last axis first: "
     "F.pad(image, (P_w, P_w, P_h, P_h)))."
+)
+CORR_PAIR_ONE_VALUE = (
+    "only one number of the (P_h, P_w) pair is used, for both axes: padding=(P_h, P_w) adds "
+    "P_h rows of zeros at the top and the bottom and P_w columns on the left and the right."
 )
 CORR_REPLACED = {
     "pairs": CORR_PAIR_UNSUPPORTED,
@@ -1427,7 +1433,7 @@ CORR_INGREDIENTS = [
         i.key,
         i.present.replace("input", "image"),
         i.absent.replace("input", "image"),
-        i.advice.replace("the input", "the image").replace("x may", "the image may"),
+        _of_image(i.advice),
         CORR_REPLACED.get(i.key, i.message),
     )
     for i in INGREDIENTS
@@ -1472,8 +1478,10 @@ def _lift(case: Case):
 
 def _as_2d(mistake: Mistake, size: str = CORR_SIZE) -> Mistake:
     """A conv2d mistake on a (1, 1, H, W) problem, seen on the (H, W) answer of corr2d
-    (``size``: what to say instead of the convolution's output size)."""
-    message = size if mistake.message == OUTPUT_SIZE else mistake.message
+    (``size``: what to say instead of the convolution's output size; the pair mistakes said
+    of padding alone)."""
+    said = {OUTPUT_SIZE: size, PAIR_SWAPPED: CORR_PAIR_SWAPPED, PAIR_ONE_VALUE: CORR_PAIR_ONE_VALUE}
+    message = said.get(mistake.message, mistake.message)
     same = {
         "key": mistake.key,
         "neutral": size if mistake.neutral == OUTPUT_SIZE else mistake.neutral,
@@ -1516,9 +1524,7 @@ def _corr_variants(image, kernel, padding, layout) -> list[Variant]:
                 (x[0, 0], weight[0, 0], v.kwargs.get("padding", 0)),
                 {},
                 v.expected[0, 0],
-                v.change.replace("x cropped", "the image cropped")
-                .replace("x contiguous", "the image contiguous")
-                .replace("an input of", "an image of"),
+                _of_image(v.change),
                 v.probe,
             )
         )
@@ -1573,7 +1579,7 @@ def _corr_factors(case: Case) -> list[tuple[float, str, str]]:
 def _corr_border(case: Case) -> list[Region]:
     x, weight, kwargs = _lift(case)
     lifted = Case("", (x, weight, None), case.expected[None, None], kwargs)
-    return [Region(r.mask, r.sentence, r.about) for r in border_regions(lifted)]
+    return [Region(r.mask, _of_image(r.sentence), r.about) for r in border_regions(lifted)]
 
 
 def _corr_impulse(lab: Lab, index: int) -> Finding | None:
@@ -1606,8 +1612,8 @@ CORR_EXPERIMENTS = [
     ex.running_total,
     ex.shifted(SHIFT_ADVICE.replace("row i·S_h, column j·S_w", "row i, column j")),
     ex.regions(_corr_border),
-    ex.ingredients(CORR_INGREDIENTS),
     _corr_impulse,
+    ex.ingredients(CORR_INGREDIENTS),
 ]
 
 
@@ -1676,7 +1682,12 @@ def _module_variants(weights: tuple, x: torch.Tensor, grad_out, expected) -> lis
 
 MODULE_EXPERIMENTS = [
     ex.reshaped,
-    ex.scaled(conv_factors, "the sum over c, u, v", per_channel=PER_CHANNEL_OFFSET),
+    ex.scaled(
+        conv_factors,
+        "the sum over c, u, v",
+        per_channel=PER_CHANNEL_OFFSET,
+        bias_advice="add b[o] once to every value of output channel o.",
+    ),
     ex.running_total,
     ex.shifted(SHIFT_ADVICE),
     ex.regions(border_regions, axes=[(1, "output channel o"), (0, "image n")]),
@@ -1979,6 +1990,17 @@ def _gradients_message(found: dict, expected_grads, case: Case, geometry: tuple)
     if not wrong:
         return None
     which = [w for w, _ in wrong]
+    factors = {
+        what: _grad_factor(got, expected)
+        for (what, got, expected) in zip(names, grads, expected_grads, strict=False)
+        if what in which
+    }
+    said = "; ".join(
+        f"dL/d{what} is {factors[what]:.4g} times the right one"
+        if factors[what] is not None
+        else f"dL/d{what} is wrong"
+        for what in which
+    )
     if which == ["x"]:
         weight, _, x, grad_out = case.args
         stride, padding = geometry
@@ -1986,13 +2008,23 @@ def _gradients_message(found: dict, expected_grads, case: Case, geometry: tuple)
         got = grads[0]
         if unrotated is not None and isinstance(got, torch.Tensor) and close(got, unrotated):
             return GRAD_X_UNROTATED
-        return GRAD_X_ONLY
+        return GRAD_X_ONLY + (f" ({said}.)" if factors["x"] is not None else "")
     if which == ["weight"]:
-        return GRAD_W_ONLY
+        return GRAD_W_ONLY + (f" ({said}.)" if factors["weight"] is not None else "")
     if which == ["bias"]:
-        return GRAD_B_ONLY
-    first = wrong[0][1]
-    return GRADS_WRONG.format(which=" and ".join(which)) + f" {first.summary}"
+        return GRAD_B_ONLY + (f" ({said}.)" if factors["bias"] is not None else "")
+    return GRADS_WRONG.format(which=" and ".join(which), said=said)
+
+
+def _grad_factor(got, expected) -> float | None:
+    """The one factor between a wrong gradient and the right one, if there is one."""
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        return None
+    e = expected.double().flatten()
+    if e.numel() < 2 or float(e.abs().max()) == 0:
+        return None
+    a = float((got.double().flatten() @ e) / (e @ e))
+    return a if close((a * expected).to(got.dtype), got.to(expected.dtype)) else None
 
 
 def _grad_x(grad_out, weight, shape, stride, padding) -> torch.Tensor | None:
