@@ -1,6 +1,7 @@
 """Device selection, and the watcher that catches forbidden calls by any route."""
 
 import contextlib
+import functools
 import math
 import subprocess
 import sys
@@ -537,3 +538,35 @@ def test_a_convolution_inside_a_tensor_subclass_dispatch_is_seen():
     outcome = invoke(sneaky, forbid="convolution")
     assert outcome.forbidden, outcome
     assert invoke(lambda: torch.nn.Parameter(x) * 2, forbid="convolution").forbidden == []
+
+
+@pytest.mark.parametrize(
+    "route",
+    [
+        lambda x, w: list(map(torch.conv2d, [x], [w]))[0],
+        lambda x, w: functools.partial(torch.conv2d, x)(w),
+        lambda x, w: functools.partial(F.conv2d, x, w)(),
+        lambda x, w: list(map(F.conv2d, [x], [w]))[0],
+    ],
+    ids=["map", "partial", "partial-functional", "map-functional"],
+)
+def test_a_convolution_called_from_c_with_dispatch_off_is_seen(route):
+    """map and functools.partial call torch.conv2d from C, where the profile hook sees no
+    call; with the dispatch watcher switched off too, the function watcher still sees it."""
+    x, w = torch.randn(1, 1, 4, 4), torch.randn(1, 1, 2, 2)
+
+    def sneaky():
+        with torch._C._DisableTorchDispatch():
+            return route(x, w)
+
+    outcome = invoke(sneaky, forbid="convolution")
+    assert "torch.conv2d" in outcome.forbidden, outcome.forbidden
+
+
+def test_the_function_watcher_switched_off_is_tampering():
+    from torch.overrides import _pop_mode
+
+    x, w = torch.randn(1, 1, 4, 4), torch.randn(1, 1, 2, 2)
+    outcome = invoke(lambda: (_pop_mode(), x + w.sum())[1], forbid="convolution")
+    assert TAMPERED in outcome.forbidden
+    assert invoke(lambda: x + w.sum(), forbid="convolution").forbidden == []

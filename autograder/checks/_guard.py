@@ -1,21 +1,29 @@
 """Run student code while watching for library calls the exercise forbids.
 
-Two independent watchers see every route to a forbidden routine, aliases included:
+Three independent watchers see every route to a forbidden routine, aliases included:
 - a ``TorchDispatchMode`` sees each ATen operator torch executes, whether it was reached
   through ``F.conv2d``, ``torch.conv2d``, ``nn.Conv2d``, ``torch.ops.aten``, a saved alias
-  or TorchScript;
+  or TorchScript; an operator on a tensor subclass that brings its own ``__torch_dispatch__``
+  (which torch runs where this watcher sees nothing) is recorded as such;
+- a ``TorchFunctionMode`` sees each torch function and tensor method called, from Python or
+  from C (``map(torch.conv2d, ...)``, ``functools.partial``), also while the first is off;
 - a profile hook sees each Python and builtin call: torch's own functions and tensor
   methods (so switching the dispatcher off does not hide them), ``torch.ops`` overloads,
-  NumPy's ``convolve``/``correlate`` and every routine of ``scipy.signal`` and
-  ``scipy.ndimage``, their compiled ones included.
+  NumPy's ``convolve``/``correlate``, ``math.tanh``, and every routine of ``scipy.signal``
+  and ``scipy.ndimage``, their compiled ones included.
+NumPy's and SciPy's activations are ufuncs, which no profiler sees: while activations are
+forbidden they are replaced by watched stand-ins (in their module, and under the student's
+own names in its function's module). A library is known by its exact module names
+(``torch`` and ``torch.*``), never by a prefix a student's own module can share.
 
-Before the watch ends it checks that both watchers still work: a tiny forbidden call of its
+Before the watch ends it checks that the watchers still work: a tiny forbidden call of its
 own (a *canary*) must be seen by each. A watcher the student's code removed, replaced or
 fooled misses the canary, and that is recorded as a forbidden call too. The grading
 sandbox also stops student code from starting threads (which no watcher would follow).
 Building a convolution from ``unfold``/``as_strided`` and ``matmul``/``einsum`` stays
-allowed. What is left (a watcher switched off and on again around one call) is for the
-instructor's review of the code (``autograder.grading.review``).
+allowed. What is left (watchers switched off and on again around one call through torch's
+private API, a ufunc kept where the watch does not look) is for the instructor's review of
+the code (``autograder.grading.review``), which lists every such line.
 """
 
 import functools
@@ -30,6 +38,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 import torch
+from torch.overrides import TorchFunctionMode, _get_current_function_mode
 from torch.utils._python_dispatch import (
     TorchDispatchMode,
     _get_current_dispatch_mode,
@@ -69,6 +78,7 @@ class Watch:
     call_count: int = 0
     dispatch_hits: int = 0
     profile_hits: int = 0
+    function_hits: int = 0
 
     def record(self, what: str) -> None:
         if what not in self.forbidden:
@@ -150,6 +160,42 @@ class _OpWatcher(TorchDispatchMode):
         return None
 
 
+class _FunctionWatcher(TorchFunctionMode):
+    """The third watcher: a ``TorchFunctionMode`` sees each torch function and tensor method
+    called, from Python or from C (``map(torch.conv2d, ...)`` and ``functools.partial`` call
+    it from C, where the profile hook sees nothing), also while the dispatch watcher is off."""
+
+    def __init__(self, watch: Watch, rule: Rule):
+        super().__init__()
+        self.watch, self.rule = watch, rule
+        self.findings: dict = {}  # function -> what to record (None: allowed), judged once
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        try:
+            finding = self.findings[func]
+        except (KeyError, TypeError):  # TypeError: an unhashable callable, judged each time
+            finding = self._finding(func)
+            try:
+                self.findings[func] = finding
+            except TypeError:
+                pass
+        if finding is not None:
+            self.watch.function_hits += 1
+            self.watch.record(finding)
+        return func(*args, **(kwargs or {}))
+
+    def _finding(self, func) -> str | None:
+        name = str(getattr(func, "__name__", ""))
+        module = getattr(func, "__module__", None)
+        if not isinstance(module, str):
+            module = getattr(getattr(func, "__objclass__", None), "__module__", "torch")
+        module = module if isinstance(module, str) else "torch"
+        return f"{module}.{name}" if self.rule.function(module, name) else None
+
+
+FUNCTION_WATCH = inspect.unwrap(_FunctionWatcher.__torch_function__).__code__
+
+
 def _own_dispatch(kind: type) -> bool:
     """Whether tensors of type ``kind`` bring their own ``__torch_dispatch__``: torch runs it
     inside the dispatch watcher, where that watcher sees nothing."""
@@ -196,8 +242,10 @@ def _call_watcher(watch: Watch, rule: Rule | None, quiet: Quiet = Quiet()):
                 return
         elif code in callers or (code in calls and arg in harmless):
             return
+        if code is FUNCTION_WATCH:  # the function watcher judges its own calls
+            return
         back = frame.f_back
-        if back is not None and back.f_code is DISPATCH:
+        if back is not None and (back.f_code is DISPATCH or back.f_code is FUNCTION_WATCH):
             return
         watch.call_count += 1
         if rule is None:
@@ -220,14 +268,16 @@ def _verify(watch: Watch, rule: Rule, profile) -> None:
     """Run the rule's canary inside the watch: each watcher must see it. The canary's own
     finding is then forgotten; a watcher that missed it is recorded."""
     seen = list(watch.forbidden)
-    before = (watch.dispatch_hits, watch.profile_hits)
+    before = (watch.dispatch_hits, watch.profile_hits, watch.function_hits)
     try:
         rule.canary()
     except Exception:  # a patched torch function: the watchers could not be checked
         pass
-    after = (watch.dispatch_hits, watch.profile_hits)
+    after = (watch.dispatch_hits, watch.profile_hits, watch.function_hits)
     watch.forbidden[:] = seen
-    if sys.getprofile() is not profile or not (after[0] > before[0] and after[1] > before[1]):
+    if sys.getprofile() is not profile or not all(
+        a > b for a, b in zip(after, before, strict=True)
+    ):
         watch.record(TAMPERED)
 
 
@@ -296,15 +346,24 @@ def watching(forbid: str | None = None, target: object = None) -> Iterator[Watch
     previous_profile = sys.getprofile()
     profile = _call_watcher(watch, rule, quiet)
     mode = _OpWatcher(watch, rule)
+    functions = _FunctionWatcher(watch, rule) if rule is not None else None
     ufuncs = _UfuncWatch(watch, rule, target)
     sys.setprofile(profile)
     mode.__enter__()
+    if functions is not None:
+        functions.__enter__()
     try:
         with ufuncs:
             yield watch
     finally:
         if rule is not None:
             _verify(watch, rule, profile)
+        if functions is not None:
+            if _get_current_function_mode() is functions:
+                functions.__exit__(None, None, None)
+            else:  # the student's code popped it, or pushed a mode of its own above it
+                watch.record(TAMPERED)
+                _take_off_function_mode(functions)
         if _get_current_dispatch_mode() is mode:
             mode.__exit__(None, None, None)
         else:  # the student's code popped it, or pushed a mode of its own above it
@@ -397,6 +456,14 @@ class _UfuncWatch:
                     if module is not None:
                         setattr(module, name, original)
                 _SWAPPED.clear()
+
+
+def _take_off_function_mode(mode: TorchFunctionMode) -> None:
+    """Remove ``mode`` and whatever was pushed above it from the torch function modes."""
+    from torch.overrides import _get_current_function_mode_stack, _pop_mode
+
+    while any(m is mode for m in _get_current_function_mode_stack()):
+        _pop_mode()
 
 
 def _take_off(mode: TorchDispatchMode) -> None:
