@@ -504,8 +504,13 @@ def folder_name(participant: str, full_name: str, folders: dict[str, str]) -> st
     the participant number from the second ``_``-separated field)."""
     if participant in folders:
         return folders[participant]
-    name = re.sub(r"[\x00-\x1f\x7f/\\_:*?\"<>|]+", " ", full_name).strip(" .") or "Participant"
-    return f"{name[:100]}_{participant}_assignsubmission_file_"
+    name = re.sub(
+        r"[\x00-\x1f\x7f-\x9f/\\_:*?\"<>|\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff]",
+        " ",
+        full_name,
+    )
+    name = " ".join(name.split())[:100].strip(" .") or "Participant"  # one space between words
+    return f"{name}_{participant}_assignsubmission_file_"
 
 
 def write_feedback_zip(
