@@ -398,7 +398,7 @@ def gradescope_root(built, files: dict[str, bytes]) -> Path:
     return root
 
 
-def _opened_for(python: Path) -> list[str]:
+def _opened_for(python: Path, scratch: Path) -> list[str]:
     """Mounts that let any user run ``python`` when a folder above it is closed (here the
     interpreter lives under /root): the closed folder becomes an empty open one, with the
     interpreter's tree bound back in; in a mount namespace of the command's own."""
@@ -408,7 +408,7 @@ def _opened_for(python: Path) -> list[str]:
             real.parents[list(real.parents).index(folder) - 1] if folder != real.parent else real
         )
         if folder != Path("/") and not os.stat(folder).st_mode & stat.S_IXOTH:
-            keep = tempfile.mkdtemp(prefix="keep-")
+            keep = tempfile.mkdtemp(prefix="keep-", dir=scratch)
             mount, mkdir = shutil.which("mount"), shutil.which("mkdir")
             return [
                 f"{mount} --bind {inner} {keep}",
@@ -431,7 +431,7 @@ def run_autograder(root: Path, python: Path, without_bubblewrap: bool = False) -
         empty = root / "no-bubblewrap"
         empty.mkdir()
         environment["PATH"] = str(empty)
-        opened = _opened_for(python)
+        opened = _opened_for(python, root)
         if opened:
             script = " && ".join([*opened, "exec /bin/bash " + str(root / "run_autograder")])
             unshare = shutil.which("unshare")
