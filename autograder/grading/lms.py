@@ -632,7 +632,7 @@ def export(
                 )
         if missing:
             match.notes.append(
-                f"no feedback page, no file ({len(missing)}; run `autograder report` or grade "
-                "again): " + ", ".join(missing)
+                f"no feedback page, no file ({len(missing)}; a page is written when its "
+                "submission is graded): " + ", ".join(missing)
             )
     return output, match

@@ -174,7 +174,7 @@ class Plan:
             )
         if self.no_feedback:
             lines.append(
-                f"no feedback page (grade only; run `autograder report` or grade again) "
+                "no feedback page (grade only; a page is written when its submission is graded) "
                 f"({len(self.no_feedback)}): " + ", ".join(self.no_feedback)
             )
         return lines + self.notes
