@@ -11,7 +11,9 @@ result is read back as bytes: the gradebook's record, ``autograded/``, ``grades.
 exports. Each step is also timed on adversarial input at two sizes: linear, not worse.
 """
 
+import csv
 import dataclasses
+import io
 import json
 import re
 import time
@@ -188,6 +190,21 @@ def assert_safe_file(path: Path) -> None:
     assert b"\x1b" not in data
     if path.suffix in (".json", ".ipynb"):
         assert_safe_strings(json.loads(text), str(path))
+    if path.suffix == ".csv":
+        for row in csv.reader(io.StringIO(text.removeprefix("\ufeff"))):
+            for value in row:
+                assert not _formula(value), (path, value)
+
+
+def _formula(value: str) -> bool:
+    """Whether a spreadsheet would read a CSV cell as a formula (numbers are numbers)."""
+    if not value.startswith(export.FORMULA):
+        return False
+    try:
+        float(value)
+        return False
+    except ValueError:
+        return True
 
 
 def assert_safe_graded(graded: engine.Graded) -> None:
@@ -429,6 +446,12 @@ def test_a_scan_that_fails_on_a_cell_lists_that_cell_and_scans_the_others(monkey
     found = engine.review([("a", "import os\n"), ("b", "deep = 1\n"), ("c", "import ctypes\n")])
     assert [f.cell for f in found if "could not be scanned" in f.reason] == ["b"]
     assert {"a", "c"} <= {f.cell for f in found}
+
+
+def test_no_csv_cell_of_ours_is_a_formula():
+    rows = [["=HYPERLINK(1)", "+1 x", "-2", "@SUM(A1)", "\tx", "-1.5e3", "ok"]]
+    written = export._csv(rows).decode().strip().split(",")
+    assert written == ["'=HYPERLINK(1)", "'+1 x", "-2", "'@SUM(A1)", "'\tx", "-1.5e3", "ok"]
 
 
 # -- principle 2: linear, bounded -------------------------------------------------------------

@@ -18,6 +18,7 @@
 
 import ast
 import builtins
+import dataclasses
 import importlib
 import io
 import json
@@ -54,6 +55,7 @@ from .sandbox import (
 
 MAX_RESTARTS = 3
 OUTPUT_CELLS = 16  # a notebook's cells keep this many cells' output limits in all
+RESULT_CHARS = 10_000  # of a cell's message (and each part's) recorded
 
 
 class Status(str, Enum):  # noqa: UP042 (StrEnum needs Python 3.11; the package supports 3.10)
@@ -515,12 +517,30 @@ class Runner:
         results |= execution.run()
         return Graded(
             student,
-            [results[gid] for gid in assignment.tests],
+            [_bounded(results[gid]) for gid in assignment.tests],
             notebook,
             seconds=time.monotonic() - started,
             final=not execution.grader_failed,
             review=review(student_cells(notebook, assignment)),
         )
+
+
+def _bounded(result: CellResult) -> CellResult:
+    """``result`` with its message and its parts' cut to ``RESULT_CHARS``: a check's message
+    may quote a student's value, and what is recorded for a cell (the gradebook's record, the
+    CSVs, the pages) stays bounded whatever that value was."""
+    if len(result.message) <= RESULT_CHARS and all(
+        len(p.message) <= RESULT_CHARS for p in result.parts
+    ):
+        return result
+    return dataclasses.replace(
+        result,
+        message=untrusted.text(result.message, RESULT_CHARS),
+        parts=tuple(
+            dataclasses.replace(p, message=untrusted.text(p.message, RESULT_CHARS))
+            for p in result.parts
+        ),
+    )
 
 
 UNSCANNED = (

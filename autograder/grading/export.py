@@ -58,9 +58,24 @@ def cells_table(results: dict[str, list[CellResult]]) -> list[list[str]]:
     return rows
 
 
+FORMULA = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet cell starting so is a formula
+
+
+def _cell(value: str) -> str:
+    """A CSV cell no spreadsheet reads as a formula (a message's text could begin so);
+    numbers as they are."""
+    if not value.startswith(FORMULA):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return "'" + value
+
+
 def _csv(rows: list[list[str]]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    csv.writer(buffer, lineterminator="\n").writerows([list(map(_cell, row)) for row in rows])
     return buffer.getvalue().encode("utf-8")
 
 
