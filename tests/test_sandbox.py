@@ -581,3 +581,19 @@ def test_the_sandbox_log_holds_safe_text_whatever_student_code_writes(tmp_path):
         assert not [c for c in text if ord(c) < 32 and c not in "\n\t"], repr(text)
     finally:
         sandbox.kill()
+
+
+def test_cgroups_a_killed_grader_left_are_removed(tmp_path):
+    from autograder.grading.sandbox import _remove_stale
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()  # a pid no process has now
+    for name in (f"autograder-{dead.pid}-7", f"autograder-{os.getpid()}-7", "autograder-1-7"):
+        (tmp_path / name).mkdir()
+    (tmp_path / f"autograder-{dead.pid}-8").mkdir()
+    (tmp_path / f"autograder-{dead.pid}-8" / "cgroup.procs").write_text("busy")  # rmdir refuses
+    _remove_stale(tmp_path)
+    left = sorted(p.name for p in tmp_path.iterdir())
+    assert left == sorted(
+        [f"autograder-{os.getpid()}-7", "autograder-1-7", f"autograder-{dead.pid}-8"]
+    )

@@ -325,6 +325,7 @@ def _cgroup(limits: Limits, pids: list[int]) -> list[Path]:
             ]
         ]
     for folder, settings in plans:
+        _remove_stale(folder.parent)
         try:
             folder.mkdir()
             made.append(folder)
@@ -335,6 +336,21 @@ def _cgroup(limits: Limits, pids: list[int]) -> list[Path]:
         except OSError:
             continue
     return made
+
+
+def _remove_stale(parent: Path) -> None:
+    """Remove the empty cgroups that graders gone without cleaning up (killed, say) left in
+    ``parent`` (a busy one stays: rmdir refuses it)."""
+    try:
+        for folder in parent.glob("autograder-*-*"):
+            grader = int(folder.name.split("-")[1])
+            if grader != os.getpid() and not Path(f"/proc/{grader}").exists():
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
+    except (OSError, ValueError):
+        pass
 
 
 def _remove_cgroups(folders: list[Path]) -> None:
