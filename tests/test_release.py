@@ -181,3 +181,20 @@ def test_docstrings_say_what_comes_back_not_the_formula(assignment):
                 assert not FORMULA.search(doc), (grade_id, node.name, doc)
                 if isinstance(node, ast.FunctionDef):
                     assert "Returns" in doc or "->" in doc, (grade_id, node.name, doc)
+
+
+def test_every_catalogue_entry_targets_a_cell_the_notebook_has():
+    """A wrong or correct entry for a task the notebook no longer asks would grade the
+    reference and test nothing."""
+    from catalogue import CORRECT, WRONG
+
+    for entry in [*WRONG, *CORRECT]:
+        cells = reference_code(entry.assignment)
+        assert entry.cell in cells, (entry.name, entry.cell)
+        if hasattr(entry, "test"):
+            graded = {
+                c.metadata["nbgrader"]["grade_id"]
+                for c in source_notebook(entry.assignment).cells
+                if c.metadata.get("nbgrader", {}).get("grade")
+            }
+            assert entry.test in graded and {*entry.cascade} <= graded, (entry.name, entry.test)
