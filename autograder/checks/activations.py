@@ -483,7 +483,12 @@ def _overflow(act: Activation) -> Experiment:
         sentence = (
             f"returns {' and '.join(kinds)} for {' and for '.join(where)} ({name}), where the "
             f"answer is finite: there {' and '.join(terms)} {verb} to inf ({name}'s largest "
-            f"number is about {top:.3g}), and inf / inf (or inf − inf, 0 · inf) is nan. "
+            f"number is about {top:.3g})"
+            + (
+                ", and inf / inf (or inf − inf, 0 · inf) is nan. "
+                if "nan" in kinds
+                else ", and the result with it. "
+            )
             + act.overflow
         )
         detail = "Called on " + ", ".join(_number(float(v)) for v in points) + "."
@@ -621,13 +626,26 @@ def _argument(act: Activation) -> Experiment:
     return experiment
 
 
+def _like_expected(experiment: Experiment) -> Experiment:
+    """``experiment`` only for an answer of the expected dtype (a True/False mask is not a
+    number it can fit)."""
+
+    def guarded(lab: Lab, index: int):
+        value, expected = lab.runs[index].value, lab.runs[index].case.expected
+        if isinstance(value, torch.Tensor) and value.dtype != expected.dtype:
+            return None
+        return experiment(lab, index)
+
+    return guarded
+
+
 def _experiments(act: Activation) -> list[Experiment]:
     # answer-reading experiments first, those that call the function again after them
     return [
         _returned(act),
         reshaped,
         _regions(act),
-        scaled(),
+        _like_expected(scaled()),
         _argument(act),
         ingredients(INGREDIENTS),
         _overflow(act),

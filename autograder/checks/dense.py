@@ -13,6 +13,7 @@ wrong; every value off by one factor; the step of an update as a multiple of the
 """
 
 import re
+import reprlib
 from collections.abc import Callable
 from numbers import Integral
 from typing import Any
@@ -40,6 +41,31 @@ from ._score import Score
 from ._seeds import generator
 from ._student import Raised, type_name
 from .activations import probe_transposed
+
+
+class _Shown(reprlib.Repr):
+    """``repr`` cut short: a few items of a container, short strings, and an int of many
+    digits by its length (Python refuses to write one of over 4300 digits)."""
+
+    def __init__(self):
+        super().__init__()
+        self.maxlevel, self.maxtuple, self.maxlist, self.maxdict = 3, 8, 8, 4
+        self.maxstring, self.maxother, self.maxlong = 40, 40, 40
+
+    def repr_int(self, value, level):
+        if value.bit_length() > 128:
+            return f"<an int of about {int(value.bit_length() * 0.30103) + 1} digits>"
+        return repr(value)
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """A student's value for a message, bounded in length (and in the time it takes)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        digits = int(value.bit_length() * 0.30103) + 1
+        return f"an int of about {digits} digits"
+    text = _Shown().repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 NEURON_BIAS_MISSING = "the bias b is missing: y = f(w·x + b)."
 NEURON_NO_ACTIVATION = "the activation is not applied: y = f(w·x + b)."
@@ -100,13 +126,13 @@ def check_neuron(neuron: Callable, seed: int | None = None) -> None:
 def judge_count(got: Any, case: Case) -> Verdict | None:
     """Judge a function that must return an exact ``int``."""
     if isinstance(got, bool) or not isinstance(got, Integral):
-        return Verdict(f"should return an int, but returned {got!r} ({type_name(got)}).")
+        return Verdict(f"should return an int, but returned {shown(got)} ({type_name(got)}).")
     if got == case.expected:
         return None
     return Verdict(
-        f"returned {got}; expected {case.expected}.",
+        f"returned {shown(got)}; expected {case.expected}.",
         diagnose=True,
-        evidence=f"got {got}, expected {case.expected}.",
+        evidence=f"got {shown(got)}, expected {case.expected}.",
     )
 
 
@@ -114,17 +140,17 @@ def judge_int(got: Any, case: Case) -> Verdict | None:
     """Judge a function that must return an exact ``int`` (a float equal to it is named)."""
     if isinstance(got, float) and got.is_integer() and int(got) == case.expected:
         return Verdict(
-            f"returned {got!r}, a float: return an int (// divides and rounds down to an int; "
+            f"returned {shown(got)}, a float: return an int (// divides and rounds down to an int; "
             "int(...) converts)."
         )
     if isinstance(got, bool) or not isinstance(got, Integral):
-        return Verdict(f"should return an int, but returned {got!r} ({type_name(got)}).")
+        return Verdict(f"should return an int, but returned {shown(got)} ({type_name(got)}).")
     if got == case.expected:
         return None
     return Verdict(
-        f"returned {got}; expected {case.expected}.",
+        f"returned {shown(got)}; expected {case.expected}.",
         diagnose=True,
-        evidence=f"got {got}, expected {case.expected}.",
+        evidence=f"got {shown(got)}, expected {case.expected}.",
     )
 
 

@@ -25,7 +25,7 @@ from ._report import fail, report_pass
 from ._score import PartResult, Score
 from ._seeds import generator
 from ._student import invoke, type_name
-from .dense import COUNT_BIAS_FALSE, judge_count, judge_int
+from .dense import COUNT_BIAS_FALSE, judge_count, judge_int, shown
 
 FC_SEES_ALL = "a fully connected neuron sees every value: 32 × 32 pixels × 3 channels."
 FC_BIAS_NOT_WEIGHT = "the bias is not a weight: (weights, biases) = (32·32·3, 1)."
@@ -213,9 +213,9 @@ def _judge_error(got: Any, case: Case) -> Verdict | None:
         return None
     value = got.get("returned") if isinstance(got, dict) else got
     return Verdict(
-        f"{SHOULD_RAISE_VALUE_ERROR} for {case.expected['why']}, but returned {value!r}.",
+        f"{SHOULD_RAISE_VALUE_ERROR} for {case.expected['why']}, but returned {shown(value)}.",
         diagnose=True,
-        evidence=f"returned {value!r}.",
+        evidence=f"returned {shown(value)}.",
     )
 
 
@@ -240,32 +240,34 @@ def judge_int_tuple(got: Any, case: Case) -> Verdict | None:
         if isinstance(got, list) and len(got) == len(expected):
             return Verdict(f"returns a list; return a tuple ({', '.join(names)}).")
         return Verdict(
-            f"should return a tuple ({', '.join(names)}), but returned {got!r} ({type_name(got)}).",
+            f"should return a tuple ({', '.join(names)}), but returned {shown(got)} ({type_name(got)}).",
             diagnose=True,
-            evidence=f"got {got!r}, expected {tuple(expected)!r}.",
+            evidence=f"got {shown(got)}, expected {tuple(expected)!r}.",
         )
     if len(got) != len(expected):
         return Verdict(
             f"should return {len(expected)} numbers ({', '.join(names)}), but returned "
-            f"{len(got)}: {got!r}.",
+            f"{len(got)}: {shown(got)}.",
             diagnose=True,
-            evidence=f"got {got!r}, expected {expected!r}.",
+            evidence=f"got {shown(got)}, expected {expected!r}.",
         )
     for name, value in zip(names, got, strict=True):
         if isinstance(value, float):
             return Verdict(
-                f"{name} is {value!r}, a float: return ints (// divides and rounds down to an "
+                f"{name} is {shown(value)}, a float: return ints (// divides and rounds down to an "
                 "int; / gives a float)."
             )
         if isinstance(value, bool) or not isinstance(value, Integral):
-            return Verdict(f"{name} should be an int, but it is {value!r} ({type_name(value)}).")
+            return Verdict(
+                f"{name} should be an int, but it is {shown(value)} ({type_name(value)})."
+            )
     if tuple(int(v) for v in got) == tuple(expected):
         return None
     wrong = [n for n, v, r in zip(names, got, expected, strict=True) if v != r]
     return Verdict(
-        f"returned {got!r}; expected {tuple(expected)!r}.",
+        f"returned {shown(got)}; expected {tuple(expected)!r}.",
         diagnose=True,
-        evidence=f"got {got!r}, expected {tuple(expected)!r} ({' and '.join(wrong)} wrong).",
+        evidence=f"got {shown(got)}, expected {tuple(expected)!r} ({' and '.join(wrong)} wrong).",
     )
 
 
@@ -694,7 +696,7 @@ def _cost_normalize(got: Any, case: Case) -> Any:
     component = {COST_PARAMS: 0, COST_MACS: 1, COST_MORE: 1}.get(case.part)
     if not isinstance(got, tuple | list) or len(got) != 2:
         return Verdict(
-            f"should return a pair (parameters, multiply-adds), but returned {got!r} "
+            f"should return a pair (parameters, multiply-adds), but returned {shown(got)} "
             f"({type_name(got)})."
         )
     return tuple(got) if component is None else got[component]
@@ -1002,10 +1004,10 @@ def check_param_constants(fc_neuron_params: object, conv_filter_params: object) 
         ),
     ]:
         if not isinstance(got, tuple) or len(got) != 2:
-            message = f"{label} {NOT_A_PAIR}; it is {_shown(got)}."
+            message = f"{label} {NOT_A_PAIR}; it is {shown(got)}."
         elif tuple(got) != expected:
             message = (
-                f"{label} = {_shown(got)} is not right: {mistakes.get(tuple(got), COUNT_AGAIN)}"
+                f"{label} = {shown(got)} is not right: {mistakes.get(tuple(got), COUNT_AGAIN)}"
             )
         else:
             results.append(PartResult(label, 0.5, True))
@@ -1014,13 +1016,3 @@ def check_param_constants(fc_neuron_params: object, conv_filter_params: object) 
         messages.append(message)
     text = "\n".join(f"{name}: {m}" if i == 0 else f"  Also: {m}" for i, m in enumerate(messages))
     return report(name, Judged(results, text, cases=2))
-
-
-def _shown(value: object) -> str:
-    """A constant as the student wrote it: a short repr (any object, so bounded)."""
-    text = (
-        repr(value)
-        if isinstance(value, tuple | list | int | float | str | type(None))
-        else f"a {type_name(value)}"
-    )
-    return text if len(text) <= 80 else text[:77] + "..."
