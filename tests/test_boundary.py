@@ -454,6 +454,39 @@ def test_no_csv_cell_of_ours_is_a_formula():
     assert written == ["'=HYPERLINK(1)", "'+1 x", "-2", "'@SUM(A1)", "'\tx", "-1.5e3", "ok"]
 
 
+def test_names_from_a_zip_reach_messages_only_quoted_and_visible(tmp_path):
+    import zipfile
+
+    from autograder.grading.collect import collect
+
+    archive = tmp_path / "odd.zip"
+    names = [f"{escape}_1_2_x.ipynb" for escape in ESCAPES]
+    names += ["../\x1b[2J_3_4_x.ipynb", "a\u202eb/nn-review/nn-review.ipynb", "\x07/x.ipynb"]
+    with zipfile.ZipFile(archive, "w") as z:
+        for name in names:
+            z.writestr(name, b"{}")
+    found = collect(archive, A, 2**20)
+    assert len(found.problems) >= 3
+    for problem in found.problems:
+        assert_safe_text(problem, "problem")
+
+
+def test_a_feedback_page_that_cannot_be_made_in_time_says_so(prepared, monkeypatch):
+    course, assignment = prepared
+    graded = _graded(_adversarial_notebook(50_000), student="slow")
+    monkeypatch.setattr(report, "FEEDBACK_SECONDS", 0.0)
+    page = report.write_feedback(course, assignment, graded).read_text()
+    assert "more cell(s) of your notebook are not shown" in page
+
+    def broken(graded, deadline):
+        raise RecursionError("too deep")
+
+    monkeypatch.setattr(report, "_notebook_cells", broken)
+    page = report.write_feedback(course, assignment, graded).read_text()
+    assert "could not be shown on this page (RecursionError)" in page
+    assert "test_sigmoid" in page  # the verdicts, still
+
+
 # -- principle 2: linear, bounded -------------------------------------------------------------
 
 
