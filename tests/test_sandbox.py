@@ -366,18 +366,21 @@ def _json(session, code: str):
 
 
 @needs_bubblewrap
-def test_all_a_child_can_write_is_emptied_before_the_next(tmp_path):
+@pytest.mark.parametrize("device", ["cpu", "cuda"])  # on a machine without one: its command
+def test_all_a_child_can_write_is_emptied_before_the_next(tmp_path, device):
     """Everything writable in the sandbox, enumerated from inside, is a scratch tmpfs that
     is emptied after each child (or a device that stores nothing); whatever child 1 leaves
     there, in IPC objects, keyrings or a process, child 2 does not find."""
-    sandbox = Sandbox(Limits(timeout=60), "cpu", [tmp_path])
+    from autograder.grading.sandbox import devices
+
+    sandbox = Sandbox(Limits(timeout=60), device, [tmp_path])
     try:
         first = sandbox.begin({})
         first.deadline = time.monotonic() + 120
         places = _json(first, WRITABLE + "print(json.dumps(writable()))")
         assert places["read-write mounts"] == SCRATCH, places
-        nodes = [f"/dev/{name}" for name in DEVICES]
-        assert places["device mounts"] == sorted(nodes) and not places["read-write device mounts"]
+        assert places["device mounts"] == sorted(devices(device))
+        assert not places["read-write device mounts"]
         assert places["proc"] == [], places["proc"]  # no other process's or kernel's file
         assert all(p.startswith(("/tmp", "/dev/shm")) for p in places["places"])
         if os.geteuid() == 0:  # else student code is the grader's user, as bubblewrap maps it
