@@ -418,14 +418,15 @@ def test_dev_holds_only_the_devices_needed_also_for_cuda(monkeypatch):
 def test_a_root_grader_runs_student_code_as_an_unprivileged_host_user(tmp_path, monkeypatch):
     """Run as root (CI does): the child is HOST_UID on the host, with no supplementary
     groups; it owns no file the sandbox shows it, and cannot chmod a root-owned host file
-    bound into the sandbox or a device (a same-mode chmod: harmless if it went through)."""
+    bound into the sandbox or a device (a same-mode chmod: harmless if it went through).
+    Without a cgroup, its calls' CPU time is read from the sandbox's own /proc."""
     from autograder.grading import sandbox as sandboxes
 
     bound = tmp_path / "bound"
     bound.mkdir()
     (bound / "host-file").write_text("the host's")
     monkeypatch.setattr(sys, "path", [*sys.path, str(bound)])
-    monkeypatch.setattr(sandboxes, "_cgroup", lambda limits, pids: [])  # see the CPU test
+    monkeypatch.setattr(sandboxes, "_cgroup", lambda limits, pids: [])  # CPU time from /proc
     sandbox = Sandbox(Limits(timeout=30), "cpu", [tmp_path / "course"])
     try:
         session = sandbox.begin({})
@@ -447,6 +448,8 @@ def test_a_root_grader_runs_student_code_as_an_unprivileged_host_user(tmp_path, 
         )
         assert reply["error"] is None and "CHANGED" not in reply["output"], reply
         assert " True" not in reply["output"], reply["output"]  # none of them is its own
+        session.end()
+        _about(_cpu_of(sandbox, CALLS))  # read from the sandbox's /proc (no cgroup here)
     finally:
         sandbox.kill()
 
@@ -509,24 +512,24 @@ def _about(measured: list[tuple[float, float]]) -> None:
         assert seconds * 0.9 - 0.02 <= cpu <= seconds + 0.15, measured
 
 
-def test_a_calls_cpu_time_is_measured_outside_the_students_process(tmp_path, monkeypatch):
-    """Outcome.cpu_seconds is read by the grader from the kernel (the sandbox's cgroup, or
-    its processes' accounts): a student who rewrites the reply, the clocks or anything else
-    in its process still shows the CPU time it used; a forked helper's time counts too."""
-    from autograder.grading import sandbox as sandboxes
+CALLS = [("busy", 0.0), ("busy", 0.3), ("liar", 0.3), ("busy_elsewhere", 0.3)]
 
-    calls = [("busy", 0.0), ("busy", 0.3), ("liar", 0.3), ("busy_elsewhere", 0.3)]
-    sandbox = Sandbox(Limits(timeout=30), "cpu", [tmp_path])
-    try:
-        _about(_cpu_of(sandbox, calls))
-    finally:
-        sandbox.kill()
-    monkeypatch.setattr(sandboxes, "_cgroup", lambda limits, pids: [])  # /proc's accounts
-    sandbox = Sandbox(Limits(timeout=30), "cpu", [tmp_path])
-    try:
-        _about(_cpu_of(sandbox, calls))
-    finally:
-        sandbox.kill()
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory):
+    """One sandbox, its log kept, for the tests below (each takes a child of its own)."""
+    folder = tmp_path_factory.mktemp("logged")
+    sandbox = Sandbox(Limits(timeout=30), "cpu", [folder / "course"], log=folder / "sandbox.log")
+    yield sandbox, folder / "sandbox.log"
+    sandbox.kill()
+
+
+def test_a_calls_cpu_time_is_measured_outside_the_students_process(logged):
+    """Outcome.cpu_seconds is read by the grader from the kernel (the sandbox's cgroup, where
+    one could be made, else its processes' /proc accounts: see the root test): a student who
+    rewrites the reply, the clocks or anything else in its process still shows the CPU time
+    it used; a forked helper's time counts too."""
+    _about(_cpu_of(logged[0], CALLS))
 
 
 def test_without_bubblewrap_cpu_time_is_measured_too(tmp_path, monkeypatch):
@@ -556,7 +559,7 @@ ESCAPES = [  # OSC 52 clipboard write, window title, clear screen, conceal, bell
 ]
 
 
-def test_the_sandbox_log_holds_safe_text_whatever_student_code_writes(tmp_path):
+def test_the_sandbox_log_holds_safe_text_whatever_student_code_writes(tmp_path, logged):
     from autograder.grading.sandbox import LOG_BYTES, _keep_log
 
     log = tmp_path / "chunks.log"
@@ -569,21 +572,18 @@ def test_the_sandbox_log_holds_safe_text_whatever_student_code_writes(tmp_path):
     _keep_log(_Chunks([b"\xff" * 65536] * (LOG_BYTES // 65536 + 4)), big)
     assert big.read_text(encoding="utf-8").endswith("[this sandbox's log is cut off here]\n")
 
-    log = tmp_path / "sandbox.log"
-    sandbox = Sandbox(Limits(timeout=30), "cpu", [tmp_path / "course"], log=log)
-    try:
-        session = sandbox.begin({})
-        session.deadline = time.monotonic() + 60
-        code = f"import os\nfor chunk in {ESCAPES + [euro[:1], euro[1:], b'END']!r}:\n"
-        session.run_cell(code + "    os.write(2, chunk)\n")
-        deadline = time.monotonic() + 20
-        while "END" not in log.read_text(encoding="utf-8") and time.monotonic() < deadline:
-            time.sleep(0.05)
-        text = log.read_text(encoding="utf-8")
-        assert "END" in text and "€" in text
-        assert not [c for c in text if ord(c) < 32 and c not in "\n\t"], repr(text)
-    finally:
-        sandbox.kill()
+    sandbox, log = logged
+    session = sandbox.begin({})
+    session.deadline = time.monotonic() + 60
+    code = f"import os\nfor chunk in {ESCAPES + [euro[:1], euro[1:], b'END']!r}:\n"
+    session.run_cell(code + "    os.write(2, chunk)\n")
+    session.end()
+    deadline = time.monotonic() + 20
+    while "END" not in log.read_text(encoding="utf-8") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    text = log.read_text(encoding="utf-8")
+    assert "END" in text and "€" in text
+    assert not [c for c in text if ord(c) < 32 and c not in "\n\t"], repr(text)
 
 
 def test_cgroups_a_killed_grader_left_are_removed(tmp_path):
