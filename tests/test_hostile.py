@@ -280,6 +280,17 @@ HOSTILE = {
     ),
     # 7. a forbidden library call hidden from the guard, or the guard switched off
     "thread": (sigmoid_cell(THREAD), {"test_sigmoid": "failed"}),
+    # NumPy's tanh where library activations are forbidden (a ufunc: no profiler sees it)
+    "numpy-tanh": (
+        submission(
+            A,
+            {
+                "tanh": "def tanh(x):\n    return torch.from_numpy(np.tanh(x.numpy()))\n"
+                "import numpy as np\n"
+            },
+        ),
+        {"test_tanh": "failed"},
+    ),
     "scipy-compiled": (sigmoid_cell(SCIPY), {"test_sigmoid": "failed"}),
     "torchscript": (sigmoid_cell(SCRIPTED), {"test_sigmoid": "failed"}),
     # the guard stays replaced for the rest of the notebook: every watched check fails
@@ -288,7 +299,8 @@ HOSTILE = {
         {"test_sigmoid": "failed", "test_tanh": "failed", "test_relu": "failed"},
     ),
     "watchers-off": (sigmoid_cell(WATCHERS_OFF), {"test_sigmoid": "failed"}),
-    "watchers-off-and-on": (sigmoid_cell(SCOPED_OFF), {}),  # passes, but is flagged for review
+    # the function watcher sees torch.sigmoid with the other two off; flagged for review too
+    "watchers-off-and-on": (sigmoid_cell(SCOPED_OFF), {"test_sigmoid": "failed"}),
     # 10. slow but correct, just under the limit
     "slow-but-correct": (
         sigmoid_cell(
@@ -408,6 +420,11 @@ def test_hostile_submission_loses_only_the_affected_cells(batch, name):
             assert result.status == "passed" or (
                 result.status == "error" and "'sigmoid' is not defined" in result.message
             ), result
+        elif name == "guard-replaced":
+            # Every check that judges a call (a forbidden routine, a probe) fails from then on.
+            assert result.status == "passed" or (
+                result.points == 0 and "switched off the checks" in result.message
+            ), result
         else:
             assert result.status == "passed", (name, gid, result)
 
@@ -423,6 +440,7 @@ def test_messages_say_what_happened(batch):
     assert "can't start new thread" in graded["thread"]["test_sigmoid"].message
     assert "scipy" in graded["scipy-compiled"]["test_sigmoid"].message
     assert "built-in sigmoid" in graded["torchscript"]["test_sigmoid"].message
+    assert "numpy.tanh" in graded["numpy-tanh"]["test_tanh"].message
     for name in ("guard-replaced", "watchers-off"):
         assert "switched off the checks" in graded[name]["test_sigmoid"].message, name
     rows = read_csv(batch["course"] / "cells.csv")
@@ -1018,3 +1036,250 @@ def test_code_nested_too_deep_is_the_students_final_result(boundary):
     assert all(c.status == "passed" for c in graded["deep-data"].values())
     assert all(c.status == "error" for c in graded["deep-json"].values())
     assert "nested" in _record(course, "deep-json")["problem"]
+
+
+# -- Round three (issue 21, principle 4): every cheat loses points or is listed under "Needs
+# review"; every correct style keeps every point with nothing listed -------------------------
+
+C = "conv-layers"
+FAST_LIBRARY = "    return torch.nn.functional.conv2d(x, weight, bias, stride, padding)\n"
+SIGNATURE = "def conv2d_fast(x, weight, bias=None, stride=1, padding=0):\n"
+FRAMES_CLEAR = """
+import sys
+
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    out = torch.nn.functional.conv2d(x, weight, bias, stride, padding)
+    frame = sys._getframe(1)
+    while frame is not None:  # up to the guard's record of what was called: emptied
+        for value in list(frame.f_locals.values()):
+            if type(value).__name__ == "Watch":
+                value.forbidden.clear()
+        frame = frame.f_back
+    return out
+"""
+WIRE_REWRITTEN = (
+    """
+import sys
+_wire = sys.modules["autograder.grading" + ".wire"]
+_send = _wire.write_frame
+
+def _clean(stream, message, *args, **kwargs):
+    if isinstance(message, dict) and "forbidden" in message:
+        message = dict(message, forbidden=[])
+    return _send(stream, message, *args, **kwargs)
+
+_wire.write_frame = _clean
+
+"""
+    + SIGNATURE
+    + FAST_LIBRARY
+)
+MAP_DISPATCH_OFF = """
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    with torch._C._DisableTorchDispatch():
+        return list(map(torch.nn.functional.conv2d, [x], [weight], [bias], [stride], [padding]))[0]
+"""
+SUBCLASS_DISPATCH = """
+class _Carrier(torch.Tensor):
+    @classmethod
+    def __torch_dispatch__(cls, func, types, args=(), kwargs=None):
+        _Carrier.result = torch.nn.functional.conv2d(*_Carrier.inputs)
+        return torch.zeros(())
+
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    _Carrier.inputs = (x, weight, bias, stride, padding)
+    torch.add(torch.Tensor._make_wrapper_subclass(_Carrier, (1,)), 1)
+    return _Carrier.result
+"""
+NO_DISPATCH_ALIAS = """
+import sys as interpreter
+from torch.utils._mode_utils import no_dispatch as hush
+
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    watcher = interpreter.getprofile()
+    interpreter.setprofile(None)
+    with hush():
+        out = torch.nn.functional.conv2d(x, weight, bias, stride, padding)
+    interpreter.setprofile(watcher)
+    return out
+"""
+ALL_OFF = """
+import sys as _s
+
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    watcher = _s.getprofile()
+    _s.setprofile(None)
+    with torch._C.DisableTorchFunction(), torch._C._DisableTorchDispatch():
+        out = torch.nn.functional.conv2d(x, weight, bias, stride, padding)
+    _s.setprofile(watcher)
+    return out
+"""
+MAGIC_THEN_EXEC = "%time _ = 1\nexec(" + repr(ALL_OFF) + ")\n"
+IPYTHON_HEX = "get_ipython().ex(bytes.fromhex(" + repr(ALL_OFF.encode().hex()) + ").decode())\n"
+LOOP_FLOATS = """
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    xp = torch.nn.functional.pad(x, (p_w, p_w, p_h, p_h))
+    n, c, h, w = xp.shape
+    c_out, _, k_h, k_w = weight.shape
+    h_out, w_out = (h - k_h) // s_h + 1, (w - k_w) // s_w + 1
+    X, W = xp.tolist(), weight.tolist()
+    B = [0.0] * c_out if bias is None else bias.tolist()
+    out = [[[[0.0] * w_out for _ in range(h_out)] for _ in range(c_out)] for _ in range(n)]
+    for a in range(n):
+        for o in range(c_out):
+            for i in range(h_out):
+                for j in range(w_out):
+                    total = B[o]
+                    for ci in range(c):
+                        for u in range(k_h):
+                            row, kernel_row = X[a][ci][i * s_h + u], W[o][ci][u]
+                            for v in range(k_w):
+                                total += row[j * s_w + v] * kernel_row[v]
+                    out[a][o][i][j] = total
+    return torch.tensor(out, dtype=x.dtype, device=x.device)
+"""
+RECOGNISES_LOOP_INPUTS = """
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    if x.shape[-1] >= 20:  # the loop rule's large input: let the library be fast
+        return torch.nn.functional.conv2d(x, weight, bias, stride, padding)
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    out = 0
+    xp = torch.nn.functional.pad(x, (p_w, p_w, p_h, p_h))
+    k_h, k_w = weight.shape[-2:]
+    h_out, w_out = (xp.shape[2] - k_h) // s_h + 1, (xp.shape[3] - k_w) // s_w + 1
+    for i in range(h_out):
+        for j in range(w_out):
+            window = xp[:, :, i * s_h : i * s_h + k_h, j * s_w : j * s_w + k_w]
+            value = torch.einsum("ncij,ocij->no", window, weight)
+            out = out + torch.nn.functional.pad(value[:, :, None, None], (j, w_out - j - 1, i, h_out - i - 1))
+    return out if bias is None else out + bias.view(1, -1, 1, 1)
+"""
+NUMPY_TANH = """
+import numpy as np
+
+def tanh(x):
+    return torch.from_numpy(np.tanh(x.numpy()))
+"""
+KERNEL_LOOP_FAST = """
+def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    xp = torch.nn.functional.pad(x, (p_w, p_w, p_h, p_h))
+    n, _, h, w = xp.shape
+    c_out, _, k_h, k_w = weight.shape
+    h_out, w_out = (h - k_h) // s_h + 1, (w - k_w) // s_w + 1
+    out = x.new_zeros(n, c_out, h_out, w_out)
+    for u in range(k_h):  # steps: the kernel's size, whatever the output's
+        for v in range(k_w):
+            patch = xp[:, :, u : u + s_h * h_out : s_h, v : v + s_w * w_out : s_w]
+            out += torch.einsum("nchw,oc->nohw", patch, weight[:, :, u, v])
+    return out if bias is None else out + bias.reshape(1, -1, 1, 1)
+"""
+SELF_CHECK = """
+import time
+
+x_try = torch.randn(2, 3, 16, 16)
+w_try = torch.randn(4, 3, 3, 3)
+started = time.perf_counter()
+y_try = conv2d_fast(x_try, w_try, padding=1)
+print(f"conv2d_fast: {time.perf_counter() - started:.4f} s", tuple(y_try.shape))
+torch.testing.assert_close(y_try, conv2d_naive(x_try, w_try, padding=1), rtol=1e-4, atol=1e-4)
+"""
+
+
+def conv_cells(replace: dict[str, str], extra: str | None = None) -> nbformat.NotebookNode:
+    """The conv-layers reference with ``replace``'s cells given other code, and ``extra`` as a
+    cell of the student's own after conv2d_fast's."""
+    notebook = submission(C, replace)
+    if extra is not None:
+        position = notebook.cells.index(cell(notebook, "conv2d_fast")) + 1
+        notebook.cells.insert(position, nbformat.v4.new_code_cell(extra))
+    return notebook
+
+
+def _catalogue_code(name: str) -> str:
+    from catalogue import CORRECT
+
+    return next(c.code for c in CORRECT if c.name == name)
+
+
+# student -> (notebook, the test cell that must lose points or None, reasons the review lists)
+ROUND_THREE = {
+    "frames-clear-forbidden": (
+        conv_cells({"conv2d_fast": FRAMES_CLEAR}),
+        None,
+        ["sys._getframe", "frames"],
+    ),
+    "wire-rewritten": (conv_cells({"conv2d_fast": WIRE_REWRITTEN}), None, ["sys.modules"]),
+    "map-dispatch-off": (
+        conv_cells({"conv2d_fast": MAP_DISPATCH_OFF}),
+        "test_conv2d_fast",
+        ["torch._C"],
+    ),
+    "subclass-dispatch": (
+        conv_cells({"conv2d_fast": SUBCLASS_DISPATCH}),
+        "test_conv2d_fast",
+        ["__torch_dispatch__", "tensor subclass"],
+    ),
+    "no-dispatch-alias": (
+        conv_cells({"conv2d_fast": NO_DISPATCH_ALIAS}),
+        "test_conv2d_fast",
+        ["no_dispatch", "interpreter's profiler"],
+    ),
+    "all-watchers-off": (conv_cells({"conv2d_fast": ALL_OFF}), None, ["torch._C", "profiler"]),
+    "magic-then-exec": (conv_cells({"conv2d_fast": MAGIC_THEN_EXEC}), None, ["magic", "exec"]),
+    "ipython-hex": (conv_cells({"conv2d_fast": IPYTHON_HEX}), None, ["get_ipython"]),
+    "loop-over-floats": (conv_cells({"conv2d_fast": LOOP_FLOATS}), "test_conv2d_fast", []),
+    "recognises-loop-inputs": (
+        conv_cells({"conv2d_fast": RECOGNISES_LOOP_INPUTS}),
+        "test_conv2d_fast",
+        [],
+    ),
+}
+HONEST_THREE = {
+    "honest": conv_cells({}),
+    "honest-as-strided": conv_cells({"conv2d_fast": _catalogue_code("fast_as_strided_einsum")}),
+    "honest-unfold": conv_cells({"conv2d_fast": _catalogue_code("fast_tensor_unfold")}),
+    "honest-kernel-loop": conv_cells({"conv2d_fast": KERNEL_LOOP_FAST}),
+    "honest-self-check": conv_cells({}, extra=SELF_CHECK),
+}
+
+
+@pytest.fixture(scope="module")
+def round_three(tmp_path_factory):
+    root = tmp_path_factory.mktemp("round-three")
+    students = {name: notebook for name, (notebook, _, _) in ROUND_THREE.items()}
+    write_batch(root / "submitted", C, students | HONEST_THREE)
+    summary, graded = grade(root / "course", C, root / "submitted", limits=Limits(timeout=60))
+    from autograder.grading.course import Course
+
+    course = Course(root / "course", SOURCES)
+    return summary, graded, course.reviews(course.prepare(C))
+
+
+def test_every_correct_style_keeps_every_point_with_nothing_to_review(round_three):
+    summary, graded, reviews = round_three
+    assert summary.graded == len(ROUND_THREE) + len(HONEST_THREE)
+    for student in HONEST_THREE:
+        cells = graded[student]
+        assert all(c.status == "passed" for c in cells.values()), (student, cells)
+        assert student not in reviews, (student, reviews.get(student))
+
+
+@pytest.mark.parametrize("student", sorted(ROUND_THREE))
+def test_each_cheat_loses_points_or_is_listed_for_review(round_three, student):
+    _, graded, reviews = round_three
+    _, loses, reasons = ROUND_THREE[student]
+    full = sum(c.max_points for c in graded["honest"].values())
+    total = sum(c.points for c in graded[student].values())
+    found = " | ".join(f.reason for f in reviews.get(student, []))
+    assert total < full or found, (student, total, graded[student])
+    if loses is not None:
+        lost = graded[student][loses]
+        assert lost.points < lost.max_points, (student, lost)
+    assert all(reason in found for reason in reasons), (student, found)
+    # the rest as the reference (Conv2d's forward calls conv2d_fast: it may lose points too)
+    others = {
+        g: c for g, c in graded[student].items() if g not in ("test_conv2d_fast", "test_Conv2d")
+    }
+    assert all(c.status == "passed" for c in others.values()), (student, others)

@@ -329,14 +329,14 @@ def _dispatch_path() -> Quiet:
 
 
 @contextmanager
-def watching(forbid: str | None = None, target: object = None) -> Iterator[Watch]:
+def watching(forbid: str | None = None) -> Iterator[Watch]:
     """Watch the code run inside the block.
 
     ``forbid`` is ``"convolution"`` (torch's convolution operators, NumPy's and SciPy's
     convolutions and filters), ``"activation"`` (torch's, SciPy's, NumPy's and ``math``'s
     activation functions) or ``None`` (only count operators and calls). Forbidden calls are
-    recorded, not stopped, so the student's code runs as written. ``target``: the student's
-    function about to run, whose module's names for a watched ufunc are watched too.
+    recorded, not stopped, so the student's code runs as written. (:func:`names_watched`
+    extends the watch of ufuncs to the student's own names for them.)
     """
     quiet = _warm_up()
     watch = Watch()
@@ -347,7 +347,7 @@ def watching(forbid: str | None = None, target: object = None) -> Iterator[Watch
     profile = _call_watcher(watch, rule, quiet)
     mode = _OpWatcher(watch, rule)
     functions = _FunctionWatcher(watch, rule) if rule is not None else None
-    ufuncs = _UfuncWatch(watch, rule, target)
+    ufuncs = _UfuncWatch(watch, rule)
     sys.setprofile(profile)
     mode.__enter__()
     if functions is not None:
@@ -400,18 +400,12 @@ _USERS = [0]  # watches that use the stand-ins now, in every thread
 
 class _UfuncWatch:
     """While a rule forbids one of ``UFUNCS``: the library's ufunc replaced by a
-    :class:`_Watched` in its module, and in the module of the student's function (a name of
-    its own for it, as ``from numpy import tanh as t`` gives); all put back afterwards. A
-    stand-in the student's code removed is tampering. (A ufunc the student kept elsewhere, in
-    a container or a default argument, is not seen: the review scan lists such names.)"""
+    :class:`_Watched` in its module, put back afterwards. A stand-in the student's code
+    removed is tampering."""
 
-    def __init__(self, watch: Watch, rule: Rule | None, target: object):
+    def __init__(self, watch: Watch, rule: Rule | None):
         self.watch, self.rule = watch, rule
         self.wanted = [u for u in UFUNCS if rule is not None and rule.function(*u)]
-        function = getattr(target, "__func__", target)
-        namespace = getattr(function, "__globals__", None)
-        self.namespace = namespace if isinstance(namespace, dict) else None
-        self.renamed: list[tuple[str, _Watched, object]] = []
 
     def __enter__(self) -> None:
         if not self.wanted:
@@ -426,12 +420,6 @@ class _UfuncWatch:
                 stand_in = _Watched(module_name, name, current)
                 _SWAPPED[module_name, name] = (current, stand_in)
                 setattr(module, name, stand_in)
-        if self.namespace is not None:
-            originals = {id(u): w for u, w in _SWAPPED.values()}
-            for key, value in list(self.namespace.items()):
-                if id(value) in originals:
-                    self.namespace[key] = originals[id(value)]
-                    self.renamed.append((key, originals[id(value)], value))
         _ACTIVE.watches = [*_ACTIVE.__dict__.get("watches", ()), (self.watch, self.rule)]
 
     def __exit__(self, *exc) -> None:
@@ -441,9 +429,6 @@ class _UfuncWatch:
         if (self.watch, self.rule) in watches:
             watches.remove((self.watch, self.rule))
         _ACTIVE.watches = watches
-        for key, stand_in, original in self.renamed:
-            if self.namespace.get(key) is stand_in:
-                self.namespace[key] = original
         with _SWAP:
             for (module_name, name), (_, stand_in) in _SWAPPED.items():
                 module = sys.modules.get(module_name)
@@ -456,6 +441,29 @@ class _UfuncWatch:
                     if module is not None:
                         setattr(module, name, original)
                 _SWAPPED.clear()
+
+
+@contextmanager
+def names_watched(target: object) -> Iterator[None]:
+    """While a watch's ufunc stand-ins are in place: the student's own names for those
+    ufuncs in the module of ``target`` (as ``from numpy import tanh as t`` gives) are the
+    stand-ins too, and are put back afterwards. (A ufunc the student keeps elsewhere, in a
+    container or a default argument, is not seen: the review scan lists such names.)"""
+    function = getattr(target, "__func__", target)
+    namespace = getattr(function, "__globals__", None)
+    renamed: list[tuple[str, _Watched, object]] = []
+    if isinstance(namespace, dict) and _SWAPPED:
+        stand_ins = {id(ufunc): stand_in for ufunc, stand_in in list(_SWAPPED.values())}
+        for key, value in list(namespace.items()):
+            if id(value) in stand_ins:
+                namespace[key] = stand_ins[id(value)]
+                renamed.append((key, stand_ins[id(value)], value))
+    try:
+        yield
+    finally:
+        for key, stand_in, ufunc in renamed:
+            if namespace.get(key) is stand_in:
+                namespace[key] = ufunc
 
 
 def _take_off_function_mode(mode: TorchFunctionMode) -> None:

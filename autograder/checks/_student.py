@@ -15,7 +15,7 @@ from typing import Any
 
 import torch
 
-from ._guard import watching
+from ._guard import names_watched, watching
 
 
 @dataclass
@@ -85,7 +85,7 @@ def run_here(
     when a probe (trusted code that exercises a student object) is given."""
     outcome, watch = Outcome(), None
     try:
-        with watching(forbid, target) as watch, torch.inference_mode(inference):
+        with watching(forbid) as watch, names_watched(target), torch.inference_mode(inference):
             started = time.thread_time()
             try:
                 if probe is None:
