@@ -27,7 +27,7 @@ from ._report import CheckFailed, first_line
 from ._score import Score
 
 DONE, FAILING, NOT_ATTEMPTED = "done", "failing", "not attempted"
-WIDTH = 100  # characters of a failing test's first line shown in the table
+WIDTH = 400  # characters of a failing test's first line shown in the table (the whole line, unless absurd)
 
 HOW_TO_HAND_IN = """\
 How to hand in:
