@@ -2587,6 +2587,65 @@ WRONG += [
         "your code multiplies a (6, 3) tensor (the shape of x) by a (6,) tensor",
     ),
     Wrong(
+        "gradients_target_added",
+        NN,
+        "neuron_gradients",
+        gradients_code(
+            GRADIENT_START + "dz = (y + target) * y * (1 - y) / len(x)\nreturn dz @ x, dz.sum()"
+        ),
+        "test_neuron_gradients",
+        "your chain rule is not (y − t) times the rest",
+    ),
+    Wrong(
+        "gradients_sigma_prime_misremembered",
+        NN,
+        "neuron_gradients",
+        gradients_code(
+            GRADIENT_START + "dz = (y - target) * y * (2 - y) / len(x)\nreturn dz @ x, dz.sum()"
+        ),
+        "test_neuron_gradients",
+        "your chain rule lacks the factor σ'(z) = y(1 − y), or has another in its place",
+    ),
+    Wrong(
+        "gradients_halved_sum",
+        NN,
+        "neuron_gradients",
+        gradients_code(
+            GRADIENT_START + "dz = (y - target) * y * (1 - y) / 2\nreturn dz @ x, dz.sum()"
+        ),
+        "test_neuron_gradients",
+        "the 1/N of the mean is missing",
+    ),
+    Wrong(
+        "gradients_loop_one_too_far",
+        NN,
+        "neuron_gradients",
+        gradients_code(
+            "gw, gb = torch.zeros_like(w), 0.0\nfor i in range(len(x) + 1):\n"
+            "    y = torch.sigmoid(x[i] @ w + b)\n"
+            "    d = (y - target[i]) * y * (1 - y) / len(x)\n"
+            "    gw, gb = gw + d * x[i], gb + d\nreturn gw, gb"
+        ),
+        "test_neuron_gradients",
+        "a loop or an index runs one step too far",
+    ),
+    Wrong(
+        "sgd_weight_doubled",
+        NN,
+        "sgd_step",
+        sgd_code("return 2 * w - lr * grad_w, b - lr * grad_b"),
+        "test_sgd_step",
+        "raising w by 1 moves your new w by 2",
+    ),
+    Wrong(
+        "tanh_factor_three_halves",
+        NN,
+        "tanh",
+        tanh_code("e = torch.exp(-3 * x.abs())\nreturn torch.sign(x) * (1 - e) / (1 + e)"),
+        "test_tanh",
+        "tanh(k·x) with k = 1.5",
+    ),
+    Wrong(
         "sgd_bias_with_grad_w",
         NN,
         "sgd_step",
@@ -3092,6 +3151,18 @@ PENDING_WRONG = [
         "c_in != c_in_w or ",
         "",
         "should raise ValueError for x with 3 input channels and a weight made for 2",
+    ),
+    shape_wrong(
+        "shape_kernel_must_be_smaller",
+        "if k_h > h + 2 * p_h or k_w > w + 2 * p_w:",
+        "if k_h >= h + 2 * p_h or k_w >= w + 2 * p_w:",
+        "raises ValueError for a possible layer",
+    ),
+    shape_wrong(
+        "shape_one_side_in_check",
+        "if k_h > h + 2 * p_h or k_w > w + 2 * p_w:",
+        "if k_h > h + p_h or k_w > w + p_w:",
+        "gives the right answer with the padded input's shape",
     ),
     shape_wrong(
         "shape_assert",

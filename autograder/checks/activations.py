@@ -621,9 +621,35 @@ def _argument(act: Activation) -> Experiment:
                     "relation",
                     strength=0,
                 )
+        k = _scale_inside(act, x, got)
+        if k is not None and close(act.reference(k * x), got):
+            return Finding(
+                f"every value is {act.name}(k·x) with k = {_number(k)}, not {act.name}(x): "
+                "check the factor of x inside your formula.",
+                "relation",
+                strength=0,
+            )
         return None
 
     return experiment
+
+
+def _scale_inside(act: Activation, x: torch.Tensor, got: torch.Tensor) -> float | None:
+    """The k with got = f(k·x) for every value, when the sigmoid or tanh can be inverted
+    there (values not saturated, x not near 0) and one k fits them all; else None."""
+    inverse = {"sigmoid": torch.logit, "tanh": torch.atanh}.get(act.name)
+    if inverse is None:
+        return None
+    y, x = got.double().flatten(), x.double().flatten()
+    low = 0.0 if act.name == "sigmoid" else -1.0
+    usable = (x.abs() > 0.1) & (y > low + 1e-6) & (y < 1 - 1e-6)
+    if usable.sum() < 3:
+        return None
+    k = inverse(y[usable]) / x[usable]
+    if not torch.allclose(k, k[:1].expand_as(k), rtol=1e-3, atol=1e-4):
+        return None
+    value = float(k.mean())
+    return None if abs(value - 1) < 1e-3 or abs(value) < 1e-3 else value
 
 
 def _like_expected(experiment: Experiment) -> Experiment:

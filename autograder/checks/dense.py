@@ -40,7 +40,7 @@ from ._experiments import Ingredient, ingredients, regions, reshaped, scaled
 from ._score import Score
 from ._seeds import generator
 from ._student import Raised, type_name
-from .activations import probe_transposed
+from .activations import judge_open, probe_transposed
 
 
 class _Shown(reprlib.Repr):
@@ -280,6 +280,22 @@ def mismatched_product(
     return experiment
 
 
+INDEX = re.compile(r"index (-?\d+) is out of bounds for dimension (\d+) with size (\d+)")
+
+
+def index_past_end(error: Raised) -> str | None:
+    """An index one past the end of an axis (a loop that runs one step too far)."""
+    found = INDEX.search(error.message)
+    if found is None or found.group(1) != found.group(3):
+        return None
+    size = int(found.group(3))
+    return (
+        f"an index reaches {size} on an axis of {size} values (axis {found.group(2)}), which "
+        f"has indices 0 to {size - 1}: a loop or an index runs one step too far "
+        f"(range({size}) stops at {size - 1})."
+    )
+
+
 # ------------------------------------------------------------------------ dense_forward
 
 DENSE_LINEAR_ONLY = "only x @ W.T is computed: add the bias b, then apply the activation."
@@ -476,12 +492,14 @@ def check_dense_forward(dense_forward: Callable, seed: int | None = None) -> Sco
             Part(HIDDEN, 0.5, hidden=True),
         ],
         names=("x", "W", "b", "activation"),
+        judge=judge_open,
+        explain=index_past_end,
         experiments=[
-            ingredients(DENSE_INGREDIENTS),
             mismatched_product(_dense_names, DENSE_PRODUCT),
             reshaped,
             regions(axes=[(0, "example n"), (1, "output unit o")]),
             scaled(),
+            ingredients(DENSE_INGREDIENTS),
         ],
     )
 
@@ -733,6 +751,67 @@ def _gradient_factors(case: Case) -> list[tuple[float, str, str]]:
     ]
 
 
+RESIDUAL_FACTOR = (
+    "with targets equal to the predictions (t = y: nothing to learn) dL/dw and dL/db must be "
+    "0, and yours are not: your chain rule is not (y − t) times the rest (the residual y − t "
+    "is missing or changed, or your y is not σ(x·w + b))."
+)
+SIGMA_PRIME_FACTOR = (
+    "where the sigmoid is saturated (z = 30, so σ'(z) = y(1 − y) ≈ 0) dL/dw and dL/db must be "
+    "about 0, and yours are not: your chain rule lacks the factor σ'(z) = y(1 − y), or has "
+    "another in its place."
+)
+MEAN_MISSING = (
+    "given every example twice, the mean loss and its gradients stay the same, and yours "
+    "double: the 1/N of the mean is missing."
+)
+
+
+def _chain_rule_probes(lab: Lab, index: int) -> Finding | None:
+    """Which factor of the chain rule is off, by inputs where one factor decides the answer:
+    targets equal to the predictions (the residual y − t is 0, so the gradients are 0); a
+    saturated sigmoid (σ'(z) ≈ 0, so they are about 0); every example given twice (the mean
+    does not change, a sum doubles)."""
+    ran = lab.runs[index]
+    if not ran.answered or ran.verdict is None or not ran.verdict.diagnose:
+        return None
+    case = ran.case
+    x, w, b, t = case.args
+    component = {DW: 0, DB: 1}.get(case.part)
+    parts = lambda value: value if isinstance(value, tuple) else (value,)  # noqa: E731
+    if not all(isinstance(v, torch.Tensor) for v in parts(ran.value)):
+        return None
+
+    def answer(key: str, args: tuple):
+        trial = lab.trial((key, index), case, args, {}, _pick(_gradients(*args), component))
+        if trial is None or not trial.answered or isinstance(trial.value, Verdict):
+            return None
+        values = parts(trial.value)
+        if not all(isinstance(v, torch.Tensor) for v in values):
+            return None
+        return values
+
+    def zero(values) -> bool:
+        return all(bool((v.abs() <= 1e-6).all()) for v in values)
+
+    y = torch.sigmoid(x @ w + b)
+    at_target = answer("t = y", (x, w, b, y))
+    if at_target is not None and not zero(at_target):
+        return Finding(RESIDUAL_FACTOR, about="chain rule", strength=1)
+    saturated = (x, torch.zeros_like(w), torch.full_like(b, 30.0), torch.zeros_like(t))
+    flat = answer("saturated", saturated)
+    if flat is not None and not all(bool((v.abs() <= 1e-4).all()) for v in flat):
+        return Finding(SIGMA_PRIME_FACTOR, about="chain rule", strength=1)
+    twice = answer("twice", (torch.cat([x, x]), w, b, torch.cat([t, t])))
+    mine = parts(ran.value)
+    if twice is not None and len(twice) == len(mine):
+        pairs = list(zip(twice, mine, strict=True))
+        if all(a.shape == m.shape for a, m in pairs) and not zero(mine):
+            if all(torch.allclose(a, 2 * m, rtol=1e-4, atol=1e-7) for a, m in pairs):
+                return Finding(MEAN_MISSING, about="chain rule", strength=1)
+    return None
+
+
 def check_neuron_gradients(neuron_gradients: Callable, seed: int | None = None) -> Score:
     """Check ``neuron_gradients(x, w, b, target) -> (dL/dw, dL/db)`` against autograd.
 
@@ -771,13 +850,14 @@ def check_neuron_gradients(neuron_gradients: Callable, seed: int | None = None) 
         names=("x", "w", "b", "target"),
         normalize=_as_pair("(dL/dw, dL/db)", {DW: 0, DB: 1}),
         inference=True,
-        explain=_autograd_is_off,
+        explain=lambda error: _autograd_is_off(error) or index_past_end(error),
         experiments=[
-            ingredients(GRADIENT_INGREDIENTS),
             mismatched_product(
                 _gradient_names, "x @ w is (N,); dL/dz @ x (or x.T @ dL/dz) is (D,)."
             ),
             scaled(_gradient_factors),
+            _chain_rule_probes,
+            ingredients(GRADIENT_INGREDIENTS),
         ],
     )
 
@@ -841,7 +921,53 @@ def _sgd_step_size(lab: Lab, index: int) -> Finding | None:
         + (f" ({said})" if said else "")
         + f"; the step asks for lr = {lr:g} × the gradient: {name} − lr·grad_{name}.",
         about="step",
-        strength=0,
+        strength=1,  # exact on the case itself; no further call needed
+    )
+
+
+def _sgd_linear(lab: Lab, index: int) -> Finding | None:
+    """The new value as a function of the old one and of its gradient, by two more calls
+    (each raised by 1): c₁·w + c₂·grad_w + (the rest), where the step asks for 1 and −lr."""
+    ran = lab.runs[index]
+    component = {NEW_W: 0, NEW_B: 1}.get(ran.case.part)
+    if component is None or not ran.answered or ran.verdict is None:
+        return None
+    got = ran.value
+    args = list(ran.case.args)
+    lr, grad = args[4], args[component + 2]
+    base = ran.case.expected + lr * grad  # the parameter as given (it may have been updated)
+    if not isinstance(got, torch.Tensor) or got.shape != base.shape:
+        return None
+
+    def shift(position: int) -> float | None:
+        """How much the new value moves when argument ``position`` is raised by 1."""
+        changed = [a.clone() if isinstance(a, torch.Tensor) else a for a in args]
+        changed[component] = base.clone()
+        changed[position] = changed[position] + 1
+        expected = changed[component] - lr * changed[component + 2]
+        trial = lab.trial(("sgd shift", index, position), ran.case, tuple(changed), {}, expected)
+        if trial is None or not trial.answered or not isinstance(trial.value, torch.Tensor):
+            return None
+        if trial.value.shape != got.shape:
+            return None
+        delta = (trial.value - got).double().flatten()
+        if not torch.allclose(delta, delta[:1].expand_as(delta), rtol=1e-4, atol=1e-5):
+            return None
+        return float(delta[0])
+
+    on_old, on_grad = shift(component), shift(component + 2)
+    if on_old is None or on_grad is None:
+        return None
+    if abs(on_old - 1) < 1e-4 and abs(on_grad + lr) < 1e-4 * max(1.0, lr):
+        return None
+    name = "w" if component == 0 else "b"
+    return Finding(
+        f"raising {name} by 1 moves your new {name} by {on_old:.4g}, and raising grad_{name} by 1 "
+        f"moves it by {on_grad:.4g}; in {name} − lr·grad_{name} they move it by 1 and by "
+        f"−lr = {-lr:g}.",
+        about="step",
+        detail="Called again with the parameter, then its gradient, raised by 1.",
+        strength=1,
     )
 
 
@@ -900,5 +1026,5 @@ def check_sgd_step(sgd_step: Callable, seed: int | None = None) -> Score:
         names=("w", "b", "grad_w", "grad_b", "lr"),
         normalize=_as_pair("(w, b)", {NEW_W: 0, NEW_B: 1}),
         inputs_frozen=False,
-        experiments=[_sgd_step_size],
+        experiments=[_sgd_step_size, _sgd_linear],
     )

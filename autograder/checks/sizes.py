@@ -463,6 +463,20 @@ def _other_error(lab, index: int) -> Finding | None:
     )
 
 
+def _valid_raises(lab, index: int) -> Finding | None:
+    """A ValueError for a layer that is possible."""
+    ran = lab.runs[index]
+    if ran.raised is None or _expects_error(ran.case) or not ran.raised.is_a("ValueError"):
+        return None
+    return Finding(
+        f"raises ValueError for a possible layer ({ran.case.description}): there the kernel "
+        "fits the padded input (K_h ≤ H + 2P_h and K_w ≤ W + 2P_w), C_in agrees, the stride is "
+        "at least 1 and the padding at least 0. Check the conditions of your ValueError.",
+        about="error type",
+        strength=0,
+    )
+
+
 def _components(lab, index: int) -> Finding | None:
     """Which numbers of a tuple answer are right and which are not."""
     ran = lab.runs[index]
@@ -505,6 +519,20 @@ def _invalid_cases(part: str) -> list[Case]:
             ((1, 2, 9, 3), (3, 2, 3, 8)),
             {"padding": (1, 2)},
             "an 8-wide kernel on a 3-wide input padded to 7",
+        ),
+        _error_case(
+            part,
+            "kernel one row taller than the padded input",
+            ((1, 1, 4, 9), (1, 1, 7, 3)),
+            {"padding": 1},
+            "a 7-high kernel on a 4-high input padded to 6",
+        ),
+        _error_case(
+            part,
+            "kernel one column wider than the padded input",
+            ((1, 1, 9, 3), (1, 1, 3, 10)),
+            {"padding": (1, 3)},
+            "a 10-wide kernel on a 3-wide input padded to 9",
         ),
         _error_case(part, "stride 0", ((1, 1, 8, 8), (1, 1, 3, 3)), {"stride": 0}, "stride 0"),
         _error_case(
@@ -585,8 +613,10 @@ def check_conv_output_shape(conv_output_shape: Callable, seed: int | None = None
         _shape_case(STRIDE, (3, 2, 11, 13), (4, 2, 4, 3), stride=3),
         _shape_case(PADDING, (2, 3, 5, 7), (4, 3, 3, 3), padding=1),
         _shape_case(PADDING, (1, 2, 3, 4), (3, 2, 5, 5), padding=2),
+        _shape_case(PADDING, (1, 1, 3, 4), (2, 1, 7, 8), padding=2),
         _shape_case(PAIRS, (2, 3, 8, 9), (4, 3, 3, 5), stride=(2, 1), padding=(1, 2)),
         _shape_case(PAIRS, (1, 2, 10, 7), (3, 2, 4, 2), stride=(3, 2), padding=(0, 1)),
+        _shape_case(PAIRS, (1, 1, 5, 2), (1, 1, 5, 8), padding=(0, 3)),
         *_invalid_cases(INVALID),
     ]
     if seed is not None:
@@ -605,7 +635,7 @@ def check_conv_output_shape(conv_output_shape: Callable, seed: int | None = None
         ],
         names=("x_shape", "weight_shape"),
         judge=judge_int_tuple,
-        experiments=[_other_error, _components, ingredients(OUT_INGREDIENTS)],
+        experiments=[_other_error, _valid_raises, _components, ingredients(OUT_INGREDIENTS)],
     )
 
 
