@@ -30,6 +30,17 @@ def test_honest_student_solutions_need_no_review():
 
 # Correct code in the styles real students write (and their scratch cells).
 STYLES = {
+    "module_own_attributes": """
+class Counted(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.ops, self.utils, self._calls = 0, None, 0
+
+    def forward(self, x):
+        self.ops += 1
+        self._calls += 1
+        return x.clamp(min=0)
+""",
     "numpy_round_trip": """
 import numpy as np
 
@@ -289,6 +300,7 @@ def test_correct_code_stays_unflagged_whatever_its_names(name, data):
 
 # Cheats: the code, and the lines that must each be listed.
 CHEATS = {
+    "self_rebound": ("self = [torch][0]\nf = self.ops\ng = self._C\n", [2, 3]),
     "numpy_tanh_kept": (
         """import numpy as np
 from numpy import tanh as hyperbolic

@@ -340,6 +340,7 @@ class _Names:
 
     def __init__(self, trees: list[ast.AST]):
         self.bound: set[str] = set()
+        self.stored: set[str] = set()  # bound by assignment (not as a parameter)
         self.classes: set[str] = set()
         self.paths: dict[str, set[str]] = {name: {path} for name, path in GIVEN.items()}
         assignments: list[tuple[str, ast.AST]] = []
@@ -353,6 +354,7 @@ class _Names:
     def _bind(self, node: ast.AST, assignments: list) -> None:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store | ast.Del):
             self.bound.add(node.id)
+            self.stored.add(node.id)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             self.bound.add(node.name)
             if isinstance(node, ast.ClassDef):
@@ -529,16 +531,22 @@ class _Cell:
         attr = node.attr
         parent = self.parents.get(node)
         called = isinstance(parent, ast.Call) and parent.func is node
+        own = (  # the student's own object: `self`, a method's parameter (never assigned)
+            isinstance(root, ast.Name)
+            and root.id == "self"
+            and node.value is root
+            and "self" not in self.names.stored
+        )
         if attr.startswith("__") and attr.endswith("__"):
             if attr in READABLE or (attr == "__init__" and called):
                 return
             self.flag(node, f".{attr}: reaches behind an object's back")
         elif attr.startswith("_"):
-            if not (isinstance(root, ast.Name) and root.id == "self" and node.value is root):
+            if not own:
                 self.flag(node, f".{attr}: a private attribute")
         elif FRAMES.fullmatch(attr):
             self.flag(node, f".{attr}: walks the interpreter's frames or code")
-        elif attr in ATTRIBUTES:
+        elif attr in ATTRIBUTES and not own:  # self.ops is the student's own attribute
             self.flag(node, f".{attr}: {ATTRIBUTES[attr]}")
 
     # calls
