@@ -1283,3 +1283,62 @@ def test_each_cheat_loses_points_or_is_listed_for_review(round_three, student):
         g: c for g, c in graded[student].items() if g not in ("test_conv2d_fast", "test_Conv2d")
     }
     assert all(c.status == "passed" for c in others.values()), (student, others)
+
+
+# -- The whole round in one batch per assignment (issue 21, "done when") ------------------------
+# nn-review: this round's attackers in one sandbox, in order (one worker), between honest
+# students; conv-layers: the round-three batch above. Cheats must lose points or be listed for
+# review; the others (text, nesting, size) only must not stop, stall or reach anyone.
+
+ROUND_NN = {
+    "a-honest": submission(A),
+    "b-stash": sigmoid_cell(SIGMOID + STASH),
+    "c-scavenge": sigmoid_cell(SCAVENGE),
+    **{f"d-{name}": notebook for name, notebook in BOUNDARY.items()},
+    "e-numpy-tanh": HOSTILE["numpy-tanh"][0],
+    "f-watchers-off-and-on": HOSTILE["watchers-off-and-on"][0],
+    "g-guard-replaced": HOSTILE["guard-replaced"][0],
+    "h-honest": submission(A),
+}
+CHEATS_NN = ("c-scavenge", "e-numpy-tanh", "f-watchers-off-and-on", "g-guard-replaced")
+ROUND_SECONDS = 60  # per notebook, at most, on a loaded 2-core machine (a few seconds unloaded)
+
+
+@pytest.fixture(scope="module")
+def whole_round(tmp_path_factory):
+    import time
+
+    from autograder.grading.course import Course
+
+    root = tmp_path_factory.mktemp("whole-round")
+    write_batch(root / "submitted", A, ROUND_NN)
+    started = time.monotonic()
+    summary, graded = grade(root / "course", A, root / "submitted", workers=1, limits=LIMITS)
+    seconds = time.monotonic() - started
+    course = Course(root / "course", SOURCES)
+    return summary, graded, course.reviews(course.prepare(A)), seconds, root / "course"
+
+
+@pytest.mark.skipif(bubblewrap() is None, reason="needs bubblewrap (installed by `make test`)")
+def test_the_whole_round_in_one_batch(whole_round, round_three):
+    summary, graded, reviews, seconds, course = whole_round
+    assert summary.graded == len(ROUND_NN) and seconds < ROUND_SECONDS * len(ROUND_NN), seconds
+    for student in ("a-honest", "h-honest"):  # before and after everyone else, same sandbox
+        assert all(c.status == "passed" for c in graded[student].values()), graded[student]
+        assert student not in reviews, reviews.get(student)
+    full = sum(c.max_points for c in graded["a-honest"].values())
+    for student in CHEATS_NN:
+        total = sum(c.points for c in graded[student].values())
+        assert total < full or reviews.get(student), (student, total)
+    assert graded["c-scavenge"]["test_sigmoid"].points == 0  # nothing left to scavenge
+    for student in ROUND_NN:  # every result is the student's own, final
+        assert _record(course, student)["final"] is True, student
+    conv_summary, conv_graded, conv_reviews = round_three
+    assert conv_summary.graded == len(ROUND_THREE) + len(HONEST_THREE)
+    for student in HONEST_THREE:
+        assert all(c.status == "passed" for c in conv_graded[student].values()), student
+        assert student not in conv_reviews, conv_reviews.get(student)
+    conv_full = sum(c.max_points for c in conv_graded["honest"].values())
+    for student in ROUND_THREE:
+        total = sum(c.points for c in conv_graded[student].values())
+        assert total < conv_full or conv_reviews.get(student), (student, total)
