@@ -602,3 +602,12 @@ def test_similarity_is_linear_in_the_code_and_bounded(prepared):
 
     _scaling(codes, lambda c: similarity.compare(c, "", workers=1), 20_000, repeat=1)
     assert similarity.COMPARED_CHARS <= 100_000  # ~2 s a student at most (20 µs a character)
+
+
+def test_report_lists_a_bounded_number_of_review_lines_per_student():
+    from autograder.grading.review import Finding
+
+    many = [Finding("sigmoid", n, "reason", "import os") for n in range(1, 1_001)]
+    listed = report._listed({"s": many, "t": many[:3]})
+    assert len(listed["s"]) == report.REVIEW_LINES + 1 and "950 more" in listed["s"][-1].reason
+    assert listed["t"] == many[:3]

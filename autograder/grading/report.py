@@ -29,6 +29,7 @@ from markupsafe import Markup
 from ..checks._report import first_line
 from .course import Course, write_atomically
 from .engine import Assignment, CellResult, Graded, Status, grade_id_of
+from .review import Finding
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the backend)
@@ -39,6 +40,7 @@ SHOWN_CHARS = 100_000  # of one cell's source or one output on a feedback page
 MARKDOWN_CHARS = 10_000  # a longer Markdown cell is shown as text (rendering it is quadratic)
 MARKDOWN_SECONDS = 1.0  # Markdown rendered per page; later cells shown as text
 FEEDBACK_SECONDS = 10.0  # cells past this are left out of the page, with a note
+REVIEW_LINES = 50  # lines for review listed per student in report.html (all in autograder.json)
 _markdown = MarkdownIt("commonmark", {"html": False}).enable("table")
 
 
@@ -153,6 +155,18 @@ def _notebook_cells(graded: Graded, deadline: float) -> tuple[list[dict], int]:
     return shown, 0
 
 
+def _listed(reviews: dict[str, list[Finding]]) -> dict[str, list[Finding]]:
+    """Each student's first ``REVIEW_LINES`` findings, and a line saying how many more."""
+    listed = {}
+    for student, findings in reviews.items():
+        listed[student] = findings[:REVIEW_LINES]
+        if len(findings) > REVIEW_LINES:
+            more = len(findings) - REVIEW_LINES
+            note = f"{more} more line(s) for review: see autograded/{student}/ (autograder.json)"
+            listed[student].append(Finding("…", 0, note, ""))
+    return listed
+
+
 def _histogram(totals: list[float], max_score: float) -> str:
     figure, axes = plt.subplots(figsize=(6, 2.8), dpi=100)
     bins = max(1, min(20, int(max_score) + 1))
@@ -206,7 +220,7 @@ def write_report(
         pass_rates=pass_rates,
         common=common,
         troubled=list(troubled.items()),
-        reviews=course.reviews(assignment),
+        reviews=_listed(course.reviews(assignment)),
         written=datetime.now().strftime("%Y-%m-%d %H:%M"),
     )
     path = course.root / "report.html"
