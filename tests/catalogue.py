@@ -2112,6 +2112,16 @@ def corr2d_padded(image, kernel, padding):
         "right with the image padded with zeros beforehand",
     ),
     Wrong(
+        "corr_padded_image_sized",
+        CONV,
+        "corr2d_padded",
+        CORR_PADDED.replace(
+            "h_out, w_out = h + 2 * p_h - k_h + 1, w + 2 * p_w - k_w + 1", "h_out, w_out = h, w"
+        ),
+        "test_corr2d_padded",
+        "the output is (H + 2P_h − K_h + 1, W + 2P_w − K_w + 1)",
+    ),
+    Wrong(
         "corr_padded_mean",
         CONV,
         "corr2d_padded",

@@ -1,7 +1,10 @@
-"""Diagnoses on hidden cases: every wrong implementation of the catalogue, run through its
-check with seeds of its own, must be told its own misconception, another that is true of
-it (listed below, entry by entry), or a generic message (which is never wrong); never the
-message of a misconception it does not have.
+"""Diagnoses on hidden cases: every wrong implementation of the convolution checks in the
+catalogue (conv2d_naive, conv2d_fast, Conv2d, corr2d_padded; the other checks' sweep is
+tests/test_checks_nn.py), run through its check with seeds of its own, must lose points and
+be told its own misconception, another that is true of it (listed below, entry by entry),
+or a generic message (which is never wrong); never the message of a misconception it does
+not have. A check that returns a partial Score is read as its test cell is: the message of
+its first failing part.
 
 The checks' guard against forbidden library calls (a profile hook) is switched off here,
 except for the entries whose message is the guard's: it makes students' loops many times
@@ -23,13 +26,15 @@ from test_catalogue_checks import namespace_with
 
 from autograder import checks
 from autograder.checks import CheckFailed, _guard, _student, conv
+from autograder.checks._score import Score
 
 pytestmark = pytest.mark.slow
 
 # Messages that name no misconception: true whatever the mistake.
 GENERIC = re.compile(
-    r"^\S+: (raised \w+ (in forward )?on case \d+ of \d+:|the output has the right shape but wrong values|"
-    r"the output has the wrong shape|returned -?\d+; expected -?\d+\.$)"
+    r"^\S+: (raised \w+ (in forward )?on case \d+ of \d+:|the (forward )?output has the right "
+    r"shape but wrong values|the (forward )?output has the wrong shape|returned -?\d+; "
+    r"expected -?\d+\.$)"
 )
 
 # Other true diagnoses, by entry: what each also is (a swapped K_h/K_w is right for a square
@@ -45,6 +50,14 @@ ALSO_TRUE = {
     "naive_padding_once": [conv.OUTPUT_SIZE],
     "naive_off_by_one": [conv.OUTPUT_SIZE],
     "naive_w_out_from_h": [conv.INPUT_SQUARE_ONLY],
+    # what the experiments say about padding, in its forms: a pattern over every case (wrong
+    # answers only, or wrong answers and errors) or the one change that makes a case right
+    "naive_padded_after_correlation": [
+        "whenever there is padding",
+        "right with the input padded with zeros beforehand",
+    ],
+    "naive_padded_twice": ["right with the input padded with zeros beforehand"],
+    "corr_padded_after_correlation": ["right with the image padded with zeros beforehand"],
 }
 
 # Entries some seeds cannot catch: their mistake shows only on some settings (a float64
@@ -112,7 +125,7 @@ def seeds_of(wrong) -> list[int]:
 
 
 @contextlib.contextmanager
-def unwatched(forbid=None):
+def unwatched(*args, **kwargs):
     yield _guard.Watch()
 
 
@@ -128,7 +141,8 @@ def small_tensors_fast():
     torch.set_num_threads(threads)
 
 
-SWEPT = [w for w in WRONG if w.test != "test_param_constants"]  # no seed: one fixed case
+CELLS = ("conv2d_naive", "conv2d_fast", "Conv2d", "corr2d_padded")
+SWEPT = [w for w in WRONG if w.cell in CELLS and w.test in graded_cell_code(w.assignment)]
 
 
 @pytest.mark.parametrize("wrong", SWEPT, ids=lambda w: w.name)
@@ -142,14 +156,17 @@ def test_each_seed_names_the_mistake_or_a_true_cause(wrong, monkeypatch):
     for seed in seeds_of(wrong):
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                check(student, seed=seed)
+                score = check(student, seed=seed)
         except CheckFailed as failure:
             line = str(failure).splitlines()[0]
-            if not any(text in line for text in allowed) and not GENERIC.match(line):
-                wrong_lines[seed] = line
         else:
+            assert isinstance(score, Score)
+            line = score.message.splitlines()[0] if not score.complete else "passed"
+        if line == "passed":
             if wrong.name not in MAY_PASS:
-                wrong_lines[seed] = "passed"
+                wrong_lines[seed] = line
+        elif not any(text in line for text in allowed) and not GENERIC.match(line):
+            wrong_lines[seed] = line
     assert not wrong_lines
 
 

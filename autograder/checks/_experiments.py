@@ -45,13 +45,17 @@ class Ingredient:
     ingredient`. ``present`` / ``absent``: when the case has it or not, as the end of "wrong
     whenever ..." / "right whenever ..." ("the stride is not 1" / "the stride is 1").
     ``advice``: where to look, one sentence. ``message``: a sentence of its own for what the
-    variant shows on one case (used instead of the generated one)."""
+    variant shows on one case (used instead of the generated one). An ``observed`` ingredient
+    has no variant (the padding being 0, one image): it is named by its pattern alone, when
+    at least two cases have it and two do not, the failures follow it exactly, and no other
+    observed ingredient separates the cases the same way."""
 
     key: str
     present: str
     absent: str
     advice: str
     message: str = ""
+    observed: bool = False  # no variant takes it away: its pattern over the cases is enough
 
 
 def _whenever(runs: Sequence[Ran], present: str, absent: str) -> str:
@@ -73,8 +77,10 @@ def _suspicion(key: str, judged: Sequence[Ran]) -> float:
     lacking = [r for r in judged if key not in r.case.features]
     if not having:
         return -1.0
+    if not lacking:  # every case has it: the failures cannot follow it, nor go against it
+        return 0.0
     share = sum(r.wrong for r in having) / len(having)
-    return share - (sum(r.wrong for r in lacking) / len(lacking) if lacking else 1.0)
+    return share - sum(r.wrong for r in lacking) / len(lacking)
 
 
 def ingredients(
@@ -85,7 +91,7 @@ def ingredients(
     The explained case's ingredients are tried in the order the failures follow them (the
     share of cases with the ingredient that went wrong, less the share of those without it),
     each by calling the function on the case with that one ingredient taken away (its
-    variant), at most ``calls`` calls: the first that gets the case right is the finding.
+    variant), at most ``calls`` of them: the first that gets the case right is the finding.
     When the failures follow it exactly (every case with it went wrong, every case without it
     is right) the finding holds for every case: "wrong whenever <present>, right whenever
     <absent>"; else for this case: "wrong on this case, but right with <change>". An
@@ -105,6 +111,25 @@ def ingredients(
                 return finding
         if everywhere and lab.notes.get(("found", index)):
             return None  # no ingredient separates the cases, and the answer said something
+        separating = []  # a pattern alone, for what no variant can take away
+        for ingredient in table:
+            if not ingredient.observed or ingredient.key not in ran.case.features:
+                continue
+            having = [r for r in judged if ingredient.key in r.case.features]
+            if len(having) >= 2 and len(judged) - len(having) >= 2:
+                if _suspicion(ingredient.key, judged) == 1.0:
+                    separating.append((ingredient, having))
+        if len(separating) == 1:  # two that separate the cases alike: which one is unknown
+            ingredient, having = separating[0]
+            finding = Finding(
+                _whenever(having, ingredient.present, ingredient.absent) + f": {ingredient.advice}",
+                about=ingredient.key,
+                detail=f"Wrong in all {len(having)} of the {len(judged)} cases where "
+                f"{ingredient.present}, right in the others.",
+                strength=2,
+            )
+            known[ingredient.key] = finding
+            return finding
         refuted = lab.notes.setdefault("refuted", set())  # hypotheses wrong on another case
         scored = []
         for variant in lab.variants(index):
@@ -114,9 +139,12 @@ def ingredients(
                 scored.append((-2.0, len(scored), variant))
                 continue
             score = _suspicion(variant.ingredient, judged)
-            if score > 0 or (everywhere and score >= 0):
+            if score >= 0:
                 scored.append((-score, len(scored), variant))
-        for _, _, variant in sorted(scored, key=lambda t: t[:2])[:calls]:
+        ordered = sorted(scored, key=lambda t: t[:2])
+        hypotheses = [v for _, _, v in ordered if not by_key[v.ingredient].present]
+        removals = [v for _, _, v in ordered if by_key[v.ingredient].present][:calls]
+        for variant in hypotheses + removals:
             trial = lab.variant(index, variant)
             if trial is None or not trial.right:
                 if trial is not None and not by_key[variant.ingredient].present:
@@ -137,6 +165,8 @@ def ingredients(
                 finding = Finding(sentence, about=ingredient.key, detail=detail, strength=2)
                 known[ingredient.key] = finding
                 return finding
+            if not _confirmed_elsewhere(lab, index, variant):
+                continue  # right here by a coincidence of this case's numbers
             if ran.raised is not None:
                 said = "the function raises an error on this case, but gives the right answer"
             else:
@@ -146,6 +176,23 @@ def ingredients(
         return None
 
     return experiment
+
+
+def _confirmed_elsewhere(lab: Lab, index: int, variant) -> bool:
+    """Whether the same change makes another failing case with that ingredient right too
+    (True when there is none to try): a change that is right on one case only may be right by
+    a coincidence of that case's sizes."""
+    for other, ran in enumerate(lab.runs):
+        if other == index or not ran.wrong or ran.problem is not None:
+            continue
+        if variant.ingredient not in ran.case.features:
+            continue
+        twin = next((v for v in lab.variants(other) if v.ingredient == variant.ingredient), None)
+        if twin is None:
+            continue
+        trial = lab.variant(other, twin)
+        return trial is None or trial.right
+    return True
 
 
 def _answer(lab: Lab, index: int, same_shape: bool = True) -> tuple[Any, Any] | None:
@@ -262,6 +309,13 @@ def scaled(
                     strength=0,
                 )
         if _fits(got, a * summed + base + d, expected):
+            if abs(a) < 1e-6:
+                return Finding(
+                    f"every value of your output is the same, {float(got.flatten()[0]):.4g}, "
+                    "whatever the input's values: the output does not depend on the input.",
+                    about="factor",
+                    strength=0,
+                )
             if _near(a, 1.0):
                 return Finding(
                     f"every value is off by the same constant, {d:+.4g} (the same at every "
@@ -469,7 +523,8 @@ def regions(
             mask = region.mask.expand_as(wrong)
             if mask.all() or not mask.any():
                 continue
-            if not (wrong & ~mask).any() and (wrong & mask).any():
+            inside = (wrong & mask).sum() / mask.sum()
+            if not (wrong & ~mask).any() and inside >= 0.9:  # wrong there, and only there
                 return Finding(region.sentence, about=region.about, strength=0)
         for axis, label in axes:
             if expected.ndim <= axis or expected.shape[axis] < 2:

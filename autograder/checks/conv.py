@@ -215,10 +215,6 @@ SHIFT_ADVICE = (
     "Check where each window starts: output (i, j) comes from the window whose top-left "
     "corner is at row i·S_h, column j·S_w of the padded input x̃ (padded once, P zeros per side)."
 )
-PER_CHANNEL_OFFSET = (
-    "each output channel is off by a constant of its own (the same at every position and in "
-    "every image): look at what you add per output channel o (the bias b[o])."
-)
 CHANNELS_LEFT_OUT = (
     "input channel(s) c = {channels} do not count in your output (the others do, each once): "
     "each output value sums over all C_in input channels, Σ_c Σ_u Σ_v x̃[n, c, ...] · w[o, c, u, v]."
@@ -368,8 +364,10 @@ VISIBLE = [
     (STRIDE, ConvSetting(1, 1, 8, 10, 2, (3, 2), stride=3, bias=False)),
     (PADDING, ConvSetting(2, 2, 5, 7, 3, 3, padding=2, bias=False)),
     (PADDING, ConvSetting(1, 1, 2, 3, 2, (3, 4), padding=1, bias=False)),  # fits thanks to P
+    (PAIRS, ConvSetting(2, 1, 7, 7, 2, 3, stride=(2, 2), padding=(1, 1), bias=False)),
     (PAIRS, ConvSetting(1, 2, 9, 10, 2, (3, 4), stride=(2, 3), padding=(1, 2), bias=False)),
     (PAIRS, ConvSetting(2, 1, 6, 7, 2, 3, stride=(1, 2), padding=(2, 0), bias=False)),
+    (PAIRS, ConvSetting(1, 2, 5, 6, 2, (2, 3), padding=(1, 2), bias=False)),  # P_h < P_w
     (DTYPE_LAYOUT, ConvSetting(2, 3, 7, 6, 2, 3, bias=False, dtype=torch.float64)),
     (DTYPE_LAYOUT, ConvSetting(2, 3, 6, 5, 2, (3, 2), bias=False, layout="channels_last")),
     (DTYPE_LAYOUT, ConvSetting(1, 2, 5, 6, 3, 3, bias=False, layout="transposed")),
@@ -491,11 +489,27 @@ def conv_features(x, weight, bias, kwargs: dict, layout: str = "") -> frozenset:
         found.add("stride")
     if pair(padding) != (0, 0):
         found.add("padding")
+    if 0 in pair(padding):
+        found.add("zero padding")
+    if pair(padding)[0] == 0:
+        found.add("zero padding rows")
+    if pair(padding)[1] == 0:
+        found.add("zero padding columns")
+    found.add("stride given" if "stride" in kwargs else "stride default")
+    found.add("padding given" if "padding" in kwargs else "padding default")
+    found.add("stride padding order")
+    if n == 1:
+        found.add("one image")
+    if c_in == 1:
+        found.add("one input channel")
+    if c_out == 1:
+        found.add("one output channel")
     if isinstance(stride, tuple) or isinstance(padding, tuple):
         found.add("pairs")
     for which, value in (("stride", stride), ("padding", padding)):
         if pair(value)[0] != pair(value)[1]:
             found.add(f"uneven {which}")
+            found.add("unequal pair")
     if {"uneven stride", "uneven padding"} <= found:
         found.add("uneven both")
     if not square_kernel:
@@ -541,6 +555,15 @@ INGREDIENTS = [
         "they are ints",
         "stride and padding may be ints or (height, width) pairs, as for F.conv2d.",
         message=PAIR_UNSUPPORTED,
+    ),
+    Ingredient(
+        "unequal pair",
+        "the two numbers of a pair differ",
+        "they are equal",
+        "each number belongs to its own axis: stride=(S_h, S_w) moves the window S_h rows "
+        "down and S_w columns across, padding=(P_h, P_w) adds P_h rows at the top and the "
+        "bottom and P_w columns on the left and the right (F.pad takes the last axis first: "
+        "F.pad(x, (P_w, P_w, P_h, P_h))). Check every place that uses S_h, S_w, P_h or P_w.",
     ),
     Ingredient(
         "uneven stride",
@@ -628,24 +651,69 @@ INGREDIENTS = [
     ),
     Ingredient("float64", "the inputs are float64", "they are float32", DTYPE_ADVICE),
     Ingredient("layout", "x is not contiguous", "x is contiguous", LAYOUT_ADVICE),
+    Ingredient(
+        "stride default",
+        "stride is left to its default (not passed)",
+        "it is passed",
+        "the defaults are stride=1 and padding=0: check them in your def line.",
+    ),
+    Ingredient(
+        "padding default",
+        "padding is left to its default (not passed)",
+        "it is passed",
+        "the defaults are stride=1 and padding=0: check them in your def line.",
+    ),
+    Ingredient(
+        "zero padding",
+        "the padding is 0 on an axis",
+        "it is not",
+        "check what your code does when P = 0: a slice such as padded[p:-p] is empty when "
+        "p = 0 (write padded[p_h:p_h + H] instead).",
+        observed=True,
+    ),
+    Ingredient(
+        "zero padding rows",
+        "P_h = 0",
+        "P_h > 0",
+        "check what your code does when P_h = 0 (a slice such as padded[p_h:-p_h] is empty "
+        "then, and a division by P_h fails).",
+        observed=True,
+    ),
+    Ingredient(
+        "zero padding columns",
+        "P_w = 0",
+        "P_w > 0",
+        "check what your code does when P_w = 0 (a slice such as padded[:, p_w:-p_w] is "
+        "empty then, and a division by P_w fails).",
+        observed=True,
+    ),
+    Ingredient(
+        "one image",
+        "N = 1",
+        "N > 1",
+        "a batch of one image is a batch too: keep the batch axis (squeeze() and [0] drop it).",
+        observed=True,
+    ),
+    Ingredient(
+        "one input channel",
+        "C_in = 1",
+        "C_in > 1",
+        "one input channel is a channel axis of size 1: keep it (squeeze() drops it).",
+        observed=True,
+    ),
+    Ingredient(
+        "one output channel",
+        "C_out = 1",
+        "C_out > 1",
+        "one output channel is a channel axis of size 1: keep it (squeeze() drops it).",
+        observed=True,
+    ),
+    Ingredient("stride padding order", "", "", "", message=STRIDE_PADDING_SWAPPED),
     Ingredient("batch axis", "", "", "", message=SINGLE_IMAGE),
     Ingredient("channels first", "", "", "", message=NHWC_INPUT),
     Ingredient("weight layout", "", "", "", message=WEIGHT_LAYOUT),
     Ingredient("weight axes", "", "", "", message=WEIGHT_AXES_SWAPPED),
 ]
-
-
-def _int_choices(kwargs: dict) -> list[dict]:
-    """The ways to give each (h, w) pair in ``kwargs`` as one of its ints."""
-    options = [
-        [(key, v) for v in dict.fromkeys(value)]
-        for key, value in kwargs.items()
-        if key in ("stride", "padding") and not isinstance(value, int)
-    ]
-    choices = [{}]
-    for option in options:
-        choices = [choice | {key: v} for choice in choices for key, v in option]
-    return choices if options else []
 
 
 def conv_variants(x, weight, bias, kwargs: dict, layout: str = "") -> list[Variant]:
@@ -685,13 +753,18 @@ def conv_variants(x, weight, bias, kwargs: dict, layout: str = "") -> list[Varia
             call=kwargs | {"padding": zero},
             expected=expected,
         )
-    for choice in _int_choices(kwargs):  # the first that fits, with the same features
-        one_s, one_p = pair(choice.get("stride", stride)), pair(choice.get("padding", padding))
-        x_ = _cropped(x, weight, one_s, one_p, have)
-        if x_ is not None:
-            said = ", ".join(f"{k}={v}" for k, v in choice.items())
-            add("pairs", f"{said} given as ints", x=x_, call=kwargs | choice)
-            break
+    given = [k for k in ("stride", "padding") if isinstance(kwargs.get(k), tuple)]
+    if given and all(len(set(kwargs[k])) == 1 for k in given):  # the same values, as ints
+        ints = {k: kwargs[k][0] for k in given}
+        said = ", ".join(f"{k}={v}" for k, v in ints.items())
+        add("pairs", f"{said} given as ints", call=kwargs | ints, expected=expected)
+    unequal = [k for k in ("stride", "padding") if len(set(pair(kwargs.get(k, 0)))) == 2]
+    if unequal:  # each pair's two numbers made equal (pairs still), nothing else changed
+        evened = {k: (pair(kwargs[k])[0],) * 2 for k in unequal}
+        call = kwargs | evened
+        x_ = _cropped(x, weight, call.get("stride", 1), call.get("padding", 0), have)
+        said = ", ".join(f"{k}={v}" for k, v in evened.items())
+        add("unequal pair", f"{said} (each pair's two numbers equal)", x=x_, call=call)
     uneven = [k for k in ("stride", "padding") if len(set(pair(kwargs.get(k, 0)))) == 2]
     for which in uneven + (["both"] if len(uneven) == 2 else []):  # a swap undoes a swap
         swapped = uneven if which == "both" else [which]
@@ -713,7 +786,8 @@ def conv_variants(x, weight, bias, kwargs: dict, layout: str = "") -> list[Varia
         x_ = _cropped(x, square, stride, padding, (*have[:3], True, have[4]))
         add("non-square kernel", f"a square kernel (weight[..., :{k}, :{k}])", x=x_, weight=square)
     if x.shape[-2] != x.shape[-1]:
-        x_ = _cropped(x, weight, stride, padding, (*have[:2], True, have[3], None), square=True)
+        # square in and out (a size that follows the wrong axis shows only on the output)
+        x_ = _cropped(x, weight, stride, padding, (*have[:2], True, have[3], True), square=True)
         add("non-square input", "a square input (x cropped)", x=x_)
     if not (have[0] and have[1]):
         x_ = _cropped(x, weight, stride, padding, (True, True, *have[2:]))
@@ -752,6 +826,25 @@ def conv_variants(x, weight, bias, kwargs: dict, layout: str = "") -> list[Varia
         )
     if layout:
         add("layout", "x contiguous (the same values)", probe=None)
+    for key, default in (("stride", 1), ("padding", 0)):
+        if key not in kwargs:
+            add(
+                f"{key} default",
+                f"{key}={default} passed",
+                call=kwargs | {key: default},
+                expected=expected,
+            )
+    swapped_call = kwargs | {"stride": padding, "padding": stride}
+    found.append(
+        Variant(
+            "stride padding order",
+            (x, weight, bias),
+            swapped_call,
+            expected,
+            "stride and padding passed the other way round",
+            probe,
+        )
+    )
     nhwc = x.permute(0, 2, 3, 1).contiguous()
     hwio = weight.permute(2, 3, 1, 0).contiguous()
     found += [
@@ -995,7 +1088,6 @@ CONV_EXPERIMENTS = [
     ex.scaled(
         conv_factors,
         "the sum over c, u, v",
-        per_channel=PER_CHANNEL_OFFSET,
         bias_advice="add b[o] once to every value of output channel o.",
     ),
     ex.running_total,
@@ -1355,6 +1447,7 @@ CORR_VISIBLE = [
     (CORR_SIMPLE, 4, 4, 2, 2, 2, torch.float32, ""),
     (CORR_NON_SQUARE, 6, 4, 3, 2, 1, torch.float32, ""),
     (CORR_NON_SQUARE, 3, 7, 2, 4, 2, torch.float32, ""),
+    (CORR_PAIRS, 5, 5, 3, 2, (1, 1), torch.float32, ""),
     (CORR_PAIRS, 5, 6, 3, 3, (1, 2), torch.float32, ""),
     (CORR_PAIRS, 4, 5, 2, 3, (0, 1), torch.float32, ""),
     (CORR_PAIRS, 6, 3, 3, 2, (2, 0), torch.float32, ""),
@@ -1364,6 +1457,10 @@ CORR_VISIBLE = [
     (CORR_DTYPE, 5, 6, 2, 3, (1, 1), torch.float32, "transposed"),
 ]
 CORR_KEYS = {
+    "unequal pair",
+    "zero padding",
+    "zero padding rows",
+    "zero padding columns",
     "kernel beyond input",
     "padding",
     "pairs",
@@ -1428,17 +1525,34 @@ CORR_REPLACED = {
         "has K_h = kernel.shape[0] rows and K_w = kernel.shape[1] columns."
     ),
 }
+CORR_ADVICE = {
+    "unequal pair": (
+        "each number belongs to its own axis: padding=(P_h, P_w) adds P_h rows of zeros at the "
+        "top and the bottom and P_w columns on the left and the right (F.pad takes the last "
+        "axis first: F.pad(image, (P_w, P_w, P_h, P_h))). Check every place that uses P_h or P_w."
+    ),
+    "padding": (
+        "pad the image with P_h rows of zeros at the top and at the bottom and P_w columns on "
+        "the left and on the right, once, before taking any window (padded = F.pad(image, "
+        "(P_w, P_w, P_h, P_h))); the output is (H + 2P_h − K_h + 1, W + 2P_w − K_w + 1)."
+    ),
+}
 CORR_INGREDIENTS = [
     Ingredient(
         i.key,
         i.present.replace("input", "image"),
         i.absent.replace("input", "image"),
-        _of_image(i.advice),
+        CORR_ADVICE.get(i.key, _of_image(i.advice)),
         CORR_REPLACED.get(i.key, i.message),
+        i.observed,
     )
     for i in INGREDIENTS
     if i.key
     in {
+        "unequal pair",
+        "zero padding",
+        "zero padding rows",
+        "zero padding columns",
         "padding",
         "pairs",
         "uneven padding",
@@ -1685,7 +1799,6 @@ MODULE_EXPERIMENTS = [
     ex.scaled(
         conv_factors,
         "the sum over c, u, v",
-        per_channel=PER_CHANNEL_OFFSET,
         bias_advice="add b[o] once to every value of output channel o.",
     ),
     ex.running_total,
