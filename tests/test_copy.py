@@ -224,8 +224,9 @@ def test_the_book_defines_functions_to_paste():
 
 def test_a_pasted_reference_earns_every_point_in_good_time_and_a_blank_none():
     """The test's own machinery: each of the notebook's references, pasted like a book
-    function (with the other references as its context), gets every point in well under
-    ``SECONDS``; the stub gets none."""
+    function (with the other references as its context), gets every point within
+    ``SECONDS`` (references take 0.1 to 3 s; a loaded machine may take a few times that);
+    the stub gets none."""
     for assignment in ASSIGNMENTS:
         context = "\n".join(without_markers(c) for c in reference_code(assignment).values())
         for graded in graded_functions(assignment):
@@ -233,7 +234,7 @@ def test_a_pasted_reference_earns_every_point_in_good_time_and_a_blank_none():
             started = time.perf_counter()
             earned = pasted(graded, BookDefinition("reference", graded.name, context))
             assert earned == graded.points, graded.name
-            assert time.perf_counter() - started < SECONDS / 2, graded.name
+            assert time.perf_counter() - started < SECONDS, graded.name  # not cut off
             assert blank(graded) == 0.0, graded.name
 
 
