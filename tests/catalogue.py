@@ -2475,7 +2475,7 @@ WRONG += [
         "dense_forward",
         dense_code("return activation(W @ x.T + b)"),
         "test_dense_forward",
-        "a (3,) tensor (the shape of b) is added along an axis of 5 values",
+        "met an axis of 5 values (N) and an axis of 3 values (D_out)",
     ),
     Wrong(
         "dense_linear_only",

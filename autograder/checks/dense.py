@@ -227,8 +227,18 @@ def _tensor(shape: tuple[int, ...], names: list[tuple[tuple[int, ...], str]]) ->
     return f"a {_shape_text(shape)} tensor (the shape of {' and of '.join(dict.fromkeys(found))})"
 
 
+def _sizes(named: list[tuple[int, str]]) -> dict[int, str]:
+    """`` (N)`` for a length only one of the case's named sizes has."""
+    found: dict[int, set[str]] = {}
+    for size, symbol in named:
+        found.setdefault(size, set()).add(symbol)
+    return {size: f" ({names.pop()})" for size, names in found.items() if len(names) == 1}
+
+
 def mismatched_product(
-    names: Callable[[Case], list[tuple[tuple[int, ...], str]]], advice: str
+    names: Callable[[Case], list[tuple[tuple[int, ...], str]]],
+    advice: str,
+    sizes: Callable[[Case], list[tuple[int, str]]] = lambda case: [],
 ) -> Experiment:
     """For a crash in a matrix product (or in adding a bias): the shapes that met there,
     and which of the case's tensors have them (``names(case)``: ``(shape, name)`` of the
@@ -265,12 +275,13 @@ def mismatched_product(
         found = BROADCAST.search(said)
         if found:
             a, b = int(found.group(1)), int(found.group(2))
-            vector = _tensor((b,), [(s, n) for s, n in table if len(s) == 1])
-            if vector is None or a == b:
+            if a == b:
                 return None
+            named = _sizes(sizes(ran.case))
             return Finding(
-                f"{vector} is added along an axis of {a} values, where it has {b}: the sum "
-                f"it is added to has its axes in another order. {advice}",
+                f"an elementwise operation (such as +, −, * or /) met an axis of {a} values"
+                f"{named.get(a, '')} and an axis of {b} values{named.get(b, '')}, which must be "
+                f"as long (or of length 1). {advice}",
                 about="product",
                 detail=f"raised: {said.splitlines()[0]}",
                 strength=1,
@@ -385,6 +396,11 @@ def _dense_names(case: Case) -> list[tuple[tuple[int, ...], str]]:
     ]
 
 
+def _dense_sizes(case: Case) -> list[tuple[int, str]]:
+    x, W, _, _ = _seen(case)
+    return [(x.shape[0], "N"), (x.shape[1], "D_in"), (W.shape[0], "D_out")]
+
+
 def _seen(case: Case) -> tuple:
     """The arguments as the student's function sees them (a probe may transpose them)."""
     if case.probe is probe_transposed:
@@ -495,7 +511,7 @@ def check_dense_forward(dense_forward: Callable, seed: int | None = None) -> Sco
         judge=judge_open,
         explain=index_past_end,
         experiments=[
-            mismatched_product(_dense_names, DENSE_PRODUCT),
+            mismatched_product(_dense_names, DENSE_PRODUCT, _dense_sizes),
             reshaped,
             regions(axes=[(0, "example n"), (1, "output unit o")]),
             scaled(),
@@ -853,7 +869,9 @@ def check_neuron_gradients(neuron_gradients: Callable, seed: int | None = None) 
         explain=lambda error: _autograd_is_off(error) or index_past_end(error),
         experiments=[
             mismatched_product(
-                _gradient_names, "x @ w is (N,); dL/dz @ x (or x.T @ dL/dz) is (D,)."
+                _gradient_names,
+                "x @ w is (N,); dL/dz @ x (or x.T @ dL/dz) is (D,).",
+                lambda case: [(case.args[0].shape[0], "N"), (case.args[0].shape[1], "D")],
             ),
             scaled(_gradient_factors),
             _chain_rule_probes,
@@ -893,16 +911,13 @@ def _sgd_mistakes(w, b, gw, gb, lr) -> list[Mistake]:
     ]
 
 
-def _sgd_step_size(lab: Lab, index: int) -> Finding | None:
-    """The step taken, as a multiple of the gradient: (old − new) / grad, the same for every
-    value, compared with lr."""
-    ran = lab.runs[index]
-    if not ran.answered or ran.verdict is None:
-        return None
-    w, b, gw, gb, lr = ran.case.args
+def _step_ratio(ran) -> tuple[float, str, int] | None:
+    """``(c, how c relates to lr, how many values)`` when every value of the new parameter is
+    the old one minus c × its gradient (the same c); else None."""
     component = {NEW_W: 0, NEW_B: 1}.get(ran.case.part)
-    if component is None:
+    if component is None or not ran.answered or ran.verdict is None:
         return None
+    _, _, gw, gb, lr = ran.case.args
     got, grad = ran.value, (gw, gb)[component]
     old = ran.case.expected + lr * grad  # the inputs themselves may have been updated in place
     if not isinstance(got, torch.Tensor) or got.shape != old.shape or (grad.abs() < 1e-3).any():
@@ -911,15 +926,35 @@ def _sgd_step_size(lab: Lab, index: int) -> Finding | None:
     if not torch.allclose(ratio, ratio[:1].expand_as(ratio), rtol=1e-3, atol=1e-6):
         return None
     c = float(ratio[0])
+    named = [(lr * lr, "lr²"), (2 * lr, "2·lr"), (1.0, "1"), (-lr, "−lr"), (1 / lr, "1/lr")]
+    how = next((text for value, text in named if abs(c - value) <= 1e-6 * max(1.0, abs(value))), "")
+    return c, how, ratio.numel()
+
+
+def _sgd_step_size(lab: Lab, index: int) -> Finding | None:
+    """The step taken, as a multiple of the gradient: (old − new) / grad, the same for every
+    value, compared with lr. A single value (b) is always some multiple: then the other cases
+    of the part must show the same relation to their lr (or the same multiple)."""
+    ran = lab.runs[index]
+    found = _step_ratio(ran)
+    if found is None:
+        return None
+    c, how, count = found
+    lr = ran.case.args[4]
     if abs(c - lr) <= 1e-6 * max(1.0, lr):
         return None
-    name = "w" if component == 0 else "b"
-    named = [(lr * lr, f"lr² = {lr * lr:g}: lr is applied twice"), (2 * lr, "2·lr")]
-    said = next((text for value, text in named if abs(c - value) <= 1e-6 * max(1.0, value)), "")
+    if count < 2:
+        others = [_step_ratio(r) for r in lab.runs if r is not ran and r.case.part == ran.case.part]
+        if not others or any(
+            o is None or (o[1] != how if how else abs(o[0] - c) > 1e-6 * max(1.0, abs(c)))
+            for o in others
+        ):
+            return None
+    name = "w" if ran.case.part == NEW_W else "b"
+    said = {"lr²": f" (lr² = {lr * lr:g}: lr is applied twice)", "2·lr": " (2·lr)"}.get(how, "")
     return Finding(
-        f"each value of the new {name} is the old one minus {c:.4g} × its gradient"
-        + (f" ({said})" if said else "")
-        + f"; the step asks for lr = {lr:g} × the gradient: {name} − lr·grad_{name}.",
+        f"each value of the new {name} is the old one minus {c:.4g} × its gradient{said}; "
+        f"the step asks for lr = {lr:g} × the gradient: {name} − lr·grad_{name}.",
         about="step",
         strength=1,  # exact on the case itself; no further call needed
     )

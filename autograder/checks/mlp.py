@@ -158,6 +158,13 @@ def _names(case: Case) -> list[tuple[tuple[int, ...], str]]:
     return found
 
 
+def _sizes(case: Case) -> list[tuple[int, str]]:
+    x, layers, _ = _seen(case)
+    return [(x.shape[0], "N"), (x.shape[1], "D_0")] + [
+        (W.shape[0], f"D_{number}") for number, (W, _) in enumerate(layers, 1)
+    ]
+
+
 def _case(part, n, sizes, act, g, device, dtype=torch.float32, transposed=False) -> Case:
     x = torch.randn(n, sizes[0], generator=g, dtype=dtype).to(device)
     layers = [
@@ -329,7 +336,7 @@ def check_mlp_forward(mlp_forward: Callable, seed: int | None = None) -> Score:
         judge=judge_open,
         explain=_unpacking,
         experiments=[
-            mismatched_product(_names, MLP_PRODUCT),
+            mismatched_product(_names, MLP_PRODUCT, _sizes),
             _returned,
             reshaped,
             regions(axes=[(0, "example n"), (1, "output unit o")]),
