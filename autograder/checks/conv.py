@@ -498,6 +498,15 @@ def conv_features(x, weight, bias, kwargs: dict, layout: str = "") -> frozenset:
     found.add("stride given" if "stride" in kwargs else "stride default")
     found.add("padding given" if "padding" in kwargs else "padding default")
     found.add("stride padding order")
+    if not _features(x, weight, stride, padding)[4]:
+        found.add("non-square output")
+    for a, b, key in (
+        (n, c_in, "N ≠ C_in"),
+        (n, c_out, "N ≠ C_out"),
+        (c_in, c_out, "C_in ≠ C_out"),
+    ):
+        if a != b:
+            found.add(key)
     if n == 1:
         found.add("one image")
     if c_in == 1:
@@ -688,6 +697,36 @@ INGREDIENTS = [
         observed=True,
     ),
     Ingredient(
+        "non-square output",
+        "the output is not square (H_out ≠ W_out)",
+        "it is square",
+        "check every place your code uses H_out or W_out (the loops over rows and columns, the "
+        "shape of the output): H_out counts rows, W_out columns.",
+    ),
+    Ingredient(
+        "N ≠ C_in",
+        "N ≠ C_in",
+        "N = C_in",
+        "somewhere your code takes one for the other: x is (N, C_in, H, W).",
+        observed=True,
+    ),
+    Ingredient(
+        "N ≠ C_out",
+        "N ≠ C_out",
+        "N = C_out",
+        "somewhere your code takes one for the other: x is (N, C_in, H, W), weight (C_out, "
+        "C_in, K_h, K_w), the output (N, C_out, H_out, W_out).",
+        observed=True,
+    ),
+    Ingredient(
+        "C_in ≠ C_out",
+        "C_in ≠ C_out",
+        "C_in = C_out",
+        "somewhere your code takes one for the other: weight is (C_out, C_in, K_h, K_w); x has "
+        "C_in channels, the output C_out.",
+        observed=True,
+    ),
+    Ingredient(
         "one image",
         "N = 1",
         "N > 1",
@@ -789,6 +828,9 @@ def conv_variants(x, weight, bias, kwargs: dict, layout: str = "") -> list[Varia
         # square in and out (a size that follows the wrong axis shows only on the output)
         x_ = _cropped(x, weight, stride, padding, (*have[:2], True, have[3], True), square=True)
         add("non-square input", "a square input (x cropped)", x=x_)
+    if have[4] is False:  # a square output (the input may stop being square)
+        x_ = _cropped(x, weight, stride, padding, (have[0], have[1], None, have[3], True))
+        add("non-square output", "x cropped so that the output is square", x=x_)
     if not (have[0] and have[1]):
         x_ = _cropped(x, weight, stride, padding, (True, True, *have[2:]))
         add("not divisible", "x cropped so that S divides H + 2P − K", x=x_)
@@ -1457,6 +1499,7 @@ CORR_VISIBLE = [
     (CORR_DTYPE, 5, 6, 2, 3, (1, 1), torch.float32, "transposed"),
 ]
 CORR_KEYS = {
+    "non-square output",
     "unequal pair",
     "zero padding",
     "zero padding rows",
@@ -1549,6 +1592,7 @@ CORR_INGREDIENTS = [
     for i in INGREDIENTS
     if i.key
     in {
+        "non-square output",
         "unequal pair",
         "zero padding",
         "zero padding rows",
