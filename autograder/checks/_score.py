@@ -40,7 +40,13 @@ class Score(float):
     message: str
 
     def __new__(cls, parts: list[PartResult] | tuple[PartResult, ...], message: str = ""):
-        score = super().__new__(cls, sum(p.points for p in parts if p.passed))
+        # Parts not run here (the hidden cases, in a student's own notebook) count as earned
+        # while every part that ran passed: a finished notebook then shows its full points,
+        # and nbgrader's Validate (which compares the value with the cell's points) passes
+        # it. Graded runs always run every part, so grades never include what did not run.
+        complete = all(p.passed is not False for p in parts)
+        earned = sum(p.points for p in parts if p.passed or (p.passed is None and complete))
+        score = super().__new__(cls, earned)
         score.parts, score.message = tuple(parts), message
         return score
 
@@ -61,6 +67,11 @@ class Score(float):
 
     def _repr_html_(self) -> str:  # what a student sees under the cell in Jupyter
         hidden = sum(p.points for p in self.parts if p.passed is None)
+        if hidden and self.complete:
+            return (
+                f"<b>{_points(self)} of {_points(self.max_points)} points</b> so far: "
+                f"{_points(hidden)} of them depend on hidden cases when your notebook is graded"
+            )
         text = f"<b>{_points(self)} of {_points(self.max_points)} points</b>"
         if hidden:
             text += f" ({_points(hidden)} more from hidden cases when your notebook is graded)"
