@@ -99,6 +99,12 @@ def test_the_sandbox_runs_cells_and_answers_with_data(tmp_path):
         assert torch.equal(double(torch.ones(2)), torch.full((2,), 2.0))
         error = session.run_cell("1 / 0")["error"]
         assert error.type_name == "ZeroDivisionError" and error.is_a("ArithmeticError")
+        # A cell too deeply nested for IPython's compile is that cell's error, not a crash.
+        deep = session.run_cell("_deep = " + "1 + " * 10_000 + "1\n")["error"]
+        assert deep is not None and deep.type_name == "RecursionError"
+        # Graded as nbgrader's autograde runs a notebook (the hand-in cell then runs nothing).
+        said = session.run_cell("import os\nprint(os.environ.get('NBGRADER_EXECUTION'))")
+        assert said["error"] is None and said["output"] == "autograde\n"
         session.deadline = __import__("time").monotonic() + 1
         with pytest.raises(SandboxTimeout):
             session.run_cell("while True:\n    pass\n")

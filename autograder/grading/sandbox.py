@@ -539,6 +539,9 @@ class Sandbox:
             "MKL_NUM_THREADS": "1",
             "PYTORCH_NVML_BASED_CUDA_CHECK": "1",
             "HOME": "/tmp" if self.isolated else self._scratch,
+            # As nbgrader's autograde sets it: the notebooks' hand-in cell then runs nothing
+            # (the test cells are the grade; it would run every visible check again).
+            "NBGRADER_EXECUTION": "autograde",
         }
         debug = os.environ.get("AUTOGRADER_SANDBOX_DEBUG")
         ours, theirs = socket.socketpair()

@@ -171,8 +171,11 @@ class Child:
     def do_exec(self, request: dict) -> dict:
         self.shell.last_traceback = ""
         with self.captured() as stdout:
-            result = self.shell.run_cell(request["source"], store_history=False)
-        error = result.error_before_exec or result.error_in_exec
+            try:
+                result = self.shell.run_cell(request["source"], store_history=False)
+                error = result.error_before_exec or result.error_in_exec
+            except (RecursionError, MemoryError) as too_big:  # IPython's own compile of a
+                error = too_big  # cell too deeply nested raises out of run_cell: the cell's error
         return {
             "output": stdout.getvalue(),
             "truncated": stdout.truncated,
