@@ -13,6 +13,7 @@ from nbgrader.api import Gradebook
 from notebooks import SOURCES, submission
 
 from autograder.cli import main
+from autograder.grading import lms
 
 pytestmark = pytest.mark.slow
 
@@ -308,3 +309,19 @@ def test_lms_options_need_lms_and_the_roster_is_never_overwritten(graded, tmp_pa
     roster.write_bytes(canvas_export())
     assert export(graded["canvas"], "--lms", "canvas", "--roster", roster, "--output", roster) == 2
     assert roster.read_bytes() == canvas_export()
+
+
+def test_the_summary_shows_ids_quoted_and_visible_whatever_they_hold():
+    """Ids come from the roster and the submissions' names: a terminal escape or a newline
+    in one must not reach the instructor's terminal raw (issue 21)."""
+    match = lms.Match(
+        "Canvas",
+        "SIS User ID",
+        "Points",
+        no_submission=["s1", "\x1b]52;c;ZXZpbA==\x07"],
+        not_in_roster=["s9\nFAKE LINE"],
+    )
+    printed = "\n".join(match.lines())
+    assert "\x1b" not in printed and "\x07" not in printed and "FAKE LINE" in printed
+    assert not any(line.startswith("FAKE") for line in printed.splitlines())
+    assert "'s1'" in printed and "'s9␤FAKE LINE'" in printed

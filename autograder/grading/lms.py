@@ -104,12 +104,13 @@ class Match:
             what = "0 written" if self.missing_zero else "left as the roster had it"
             lines.append(
                 f"in the roster, no submission ({len(self.no_submission)}, {what}): "
-                + ", ".join(self.no_submission)
+                + ", ".join(map(untrusted.name, self.no_submission))
             )
         if self.not_in_roster:
             lines.append(
                 f"submitted, NOT in the roster ({len(self.not_in_roster)}, not written; add "
-                "them on the platform or check their ids): " + ", ".join(self.not_in_roster)
+                "them on the platform or check their ids): "
+                + ", ".join(map(untrusted.name, self.not_in_roster))
             )
         return lines + self.notes
 
