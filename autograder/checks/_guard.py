@@ -168,7 +168,8 @@ class _FunctionWatcher(TorchFunctionMode):
     def __init__(self, watch: Watch, rule: Rule):
         super().__init__()
         self.watch, self.rule = watch, rule
-        self.findings: dict = {}  # function -> what to record (None: allowed), judged once
+        # function -> what to record (None: allowed): judged once per rule, for every watch
+        self.findings: dict = _FUNCTION_FINDINGS.setdefault(rule, {})
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         try:
@@ -194,6 +195,20 @@ class _FunctionWatcher(TorchFunctionMode):
 
 
 FUNCTION_WATCH = inspect.unwrap(_FunctionWatcher.__torch_function__).__code__
+_FUNCTION_FINDINGS: dict[Rule, dict] = {}
+
+
+def _function_path() -> frozenset:
+    """The Python code of torch's own that hands a torch function written in Python (such as
+    ``F.pad``) to the function watcher: judged, it would cost more than the call itself."""
+    from torch import overrides
+
+    names = ("handle_torch_function", "_get_overloaded_args", "_pop_mode_temporarily")
+    names += ("_pop_mode", "_push_mode")
+    found = [inspect.unwrap(getattr(overrides, name, None) or (lambda: None)) for name in names]
+    return frozenset(
+        f.__code__ for f in found if getattr(f, "__module__", "") == overrides.__name__
+    )
 
 
 def _own_dispatch(kind: type) -> bool:
@@ -289,7 +304,8 @@ def _warm_up() -> Quiet:
     with _OpWatcher(Watch(), None):
         for rule in (r for r in RULES.values() if r is not None):
             rule.canary()
-    return _dispatch_path()
+    quiet, handing = _dispatch_path(), _function_path()
+    return Quiet(quiet.calls | handing, quiet.callers | handing, quiet.builtins)
 
 
 def _dispatch_path() -> Quiet:
