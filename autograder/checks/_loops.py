@@ -203,8 +203,8 @@ def loop_rule(
 ) -> str | None:
     """Why ``conv2d_fast`` seems to loop over output positions (a message for the student),
     or None when it does not. ``seed``: the check's seed (None for the visible test);
-    ``yardstick``: :func:`probe_reference` as a probe the grading sandbox knows (one of
-    ``checks.conv``'s ``probe_*``). Raises ``CheckFailed`` for a problem that ends the check
+    ``yardstick``: :func:`probe_reference`, a probe the grading sandbox knows (the
+    supervisor takes every ``probe_*`` of the checks' modules, this one's included). Raises ``CheckFailed`` for a problem that ends the check
     (see :func:`measure`)."""
     evidence = measure(conv2d_fast, seed, name, yardstick)
     if evidence.wrong:

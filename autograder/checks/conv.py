@@ -43,7 +43,6 @@ from ._cases import (
     Mistake,
     Part,
     Ran,
-    Retry,
     Variant,
     Verdict,
     attempt,
@@ -56,11 +55,11 @@ from ._cases import (
     quiet,
     randn_code,
     report,
-    run_cases,
     run_parts,
     tolerance,
 )
 from ._experiments import Ingredient, Region
+from ._loops import loop_rule
 from ._score import PartResult, Score
 from ._seeds import generator
 
@@ -1411,25 +1410,10 @@ def check_conv2d_naive(conv2d_naive: Callable, seed: int | None = None) -> Score
     return report("conv2d_naive", _conv_judged("conv2d_naive", conv2d_naive, seed, 4))
 
 
-# -- The loop rule (helper C: the rule is autograder/checks/_loops.py) ------------------------
-def probe_loop_reference(conv2d_fast: Callable, *args, **kwargs) -> torch.Tensor:
-    """The loop rule's yardstick, a vectorised convolution, timed where the student's code
-    runs and through the same door (trusted code: ``conv2d_fast`` is not called). A probe of
-    this module, so the grading sandbox knows it."""
-    from ._loops import reference
-
-    return reference(*args, **kwargs)
-
-
 def _loop_rule(conv2d_fast: Callable, seed: int | None = None) -> str | None:
     """Why ``conv2d_fast`` seems to loop over output positions (a message), or None; raises
     ``CheckFailed`` for a forbidden call on the rule's inputs. See ``_loops.loop_rule``."""
-    from ._loops import loop_rule
-
-    return loop_rule(conv2d_fast, seed, "conv2d_fast", probe_loop_reference)
-
-
-# -- end of the loop rule ----------------------------------------------------------------------
+    return loop_rule(conv2d_fast, seed, "conv2d_fast")
 
 LOOP_NEEDS_RIGHT_ANSWERS = (
     "the loop rule counts only for a function that gets the simple cases right; see the part above."
@@ -2190,108 +2174,3 @@ def _grad_x(grad_out, weight, shape, stride, padding) -> torch.Tensor | None:
         return torch.nn.grad.conv2d_input(shape, weight, grad_out, pair(stride), pair(padding))
     except RuntimeError:
         return None
-
-
-# ---------------------------------------------------------------------------------------------
-# The old corr2d (valid, no padding): goes once no notebook calls check_corr2d.
-
-VALID_SIZE = "valid cross-correlation gives an (H − K_h + 1, W − K_w + 1) output, with no padding."
-SAME_SIZE = "the output has the input's size ('same'); " + VALID_SIZE
-FULL_SIZE = "the output is the 'full' size; " + VALID_SIZE
-CORR2D_MISTAKES = (FLIPPED, KERNEL_TRANSPOSED, KERNEL_SIZES_SWAPPED, LOOP_SHORT, OFF_BY_ONE)
-
-
-def _corr2d_mistakes(image: torch.Tensor, kernel: torch.Tensor) -> list[Mistake]:
-    """The conv2d misconceptions that apply to one channel, in 2-D, plus 'same' and 'full'
-    output sizes."""
-    (h, w), (k_h, k_w) = image.shape, kernel.shape
-    as_2d = [
-        _as_2d(m, VALID_SIZE)
-        for m in conv_mistakes(image[None, None], kernel[None, None], None, 1, 0)
-        if m.message in CORR2D_MISTAKES + (OUTPUT_SIZE,) and not m.weak
-    ]
-
-    def shaped(shape):
-        return lambda got: isinstance(got, torch.Tensor) and tuple(got.shape) == shape
-
-    valid = (h - k_h + 1, w - k_w + 1)
-    sizes = [
-        Mistake(message, explains=shaped(shape))
-        for message, shape in [(SAME_SIZE, (h, w)), (FULL_SIZE, (h + k_h - 1, w + k_w - 1))]
-        if shape != valid
-    ]
-    return (
-        [m for m in as_2d if m.message not in (OFF_BY_ONE, VALID_SIZE)]
-        + sizes
-        + [m for m in as_2d if m.message in (OFF_BY_ONE, VALID_SIZE)]
-        + [misplaced(F.conv2d(image[None, None], kernel[None, None])[0, 0])]
-    )
-
-
-def _corr2d_retries(image: torch.Tensor, kernel: torch.Tensor) -> list[Retry]:
-    (h, w), (k_h, k_w) = image.shape, kernel.shape
-    found = []
-    if k_h != k_w:
-        k = min(k_h, k_w)
-        found.append(
-            Retry(
-                KERNEL_SQUARE_ONLY,
-                (image, kernel[:k, :k]),
-                {},
-                [_corr(image, kernel[:k, :k])],
-                feature="non-square kernel",
-                rivals=lambda: _corr2d_mistakes(image, kernel[:k, :k]),
-            )
-        )
-    if h != w and min(h, w) >= max(k_h, k_w):
-        m = min(h, w)
-        found.append(
-            Retry(
-                INPUT_SQUARE_ONLY,
-                (image[:m, :m], kernel),
-                {},
-                [_corr(image[:m, :m], kernel)],
-                feature="non-square input",
-                rivals=lambda: _corr2d_mistakes(image[:m, :m], kernel),
-            )
-        )
-    return found
-
-
-def _corr(image: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
-    return F.conv2d(image[None, None], kernel[None, None])[0, 0]
-
-
-def check_corr2d(corr2d: Callable, seed: int | None = None) -> None:
-    """Check ``corr2d(image, kernel)``: single-channel valid cross-correlation,
-    ``(H, W)`` and ``(K_h, K_w)`` -> ``(H - K_h + 1, W - K_w + 1)``."""
-    device = get_device()
-    g = generator(seed, 19)
-    sizes = [(4, 4, 2, 2), (6, 5, 3, 3), (5, 7, 2, 3), (3, 3, 3, 3)]
-    if seed is not None:
-        sizes = []
-        for _ in range(5):
-            k_h, k_w = (int(v) for v in torch.randint(1, 5, (2,), generator=g))
-            h, w = (int(v) for v in torch.randint(0, 7, (2,), generator=g))
-            sizes.append((k_h + h, k_w + w, k_h, k_w))
-    cases = []
-    for h, w, k_h, k_w in sizes:
-        image = torch.randn(h, w, generator=g).to(device)
-        kernel = torch.randn(k_h, k_w, generator=g).to(device)
-        cases.append(
-            Case(
-                description=f"image {h}×{w}, kernel {k_h}×{k_w}",
-                args=(image, kernel),
-                expected=_corr(image, kernel),
-                mistakes=lambda image=image, kernel=kernel: _corr2d_mistakes(image, kernel),
-                retries=lambda image=image, kernel=kernel: _corr2d_retries(image, kernel),
-                setup=f"image, kernel = {randn_code(image)}, {randn_code(kernel)}",
-                reference="torch.nn.functional.conv2d(image[None, None], kernel[None, None])[0, 0]",
-                features=frozenset(
-                    {"always"}
-                    | ({"non-square kernel"} if k_h != k_w else set())
-                    | ({"non-square input"} if h != w else set())
-                ),
-            )
-        )
-    run_cases("corr2d", corr2d, cases, names=("image", "kernel"), forbid="convolution")

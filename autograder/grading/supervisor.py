@@ -37,7 +37,7 @@ from IPython.core.interactiveshell import InteractiveShell
 from traitlets.config import Config
 
 from autograder import checks
-from autograder.checks import _guard, _student
+from autograder.checks import _guard, _loops, _student
 from autograder.checks._student import Raised, run_here
 from autograder.grading import wire
 
@@ -54,6 +54,13 @@ def _guard_parts() -> tuple:
         _guard._verify,
         _guard._call_watcher,
         _guard._OpWatcher.__torch_dispatch__,
+        _guard._FunctionWatcher.__torch_function__,
+        _guard._Watched.__call__,
+        _guard._UfuncWatch.__enter__,
+        _guard._UfuncWatch.__exit__,
+        _guard.names_watched,
+        _student.names_watched,
+        _loops.loop_rule,
         _guard.RULES,
         *_guard.RULES.values(),
         *(f.__code__ for f in (run_here, _guard.watching, _guard._verify, _guard._call_watcher)),
@@ -65,7 +72,14 @@ def _probes() -> dict[str, Any]:
     checks' modules) by ``module:name``."""
     return {
         f"{module.__name__}:{name}": value
-        for module in (checks.conv, checks.dense, checks.activations, checks.sizes)
+        for module in (
+            checks.conv,
+            checks.dense,
+            checks.mlp,
+            checks.activations,
+            checks.sizes,
+            _loops,
+        )
         for name, value in vars(module).items()
         if name.startswith("probe_") and callable(value)
     }
