@@ -241,23 +241,6 @@ def same_padding(kernel_size):
         "test_same_padding",
         "each side",
     ),
-    Wrong(
-        "corr2d_flipped",
-        CONV,
-        "corr2d",
-        """
-def corr2d(image, kernel):
-    kernel = torch.flip(kernel, (0, 1))
-    k_h, k_w = kernel.shape
-    out = torch.zeros(image.shape[0] - k_h + 1, image.shape[1] - k_w + 1, dtype=image.dtype, device=image.device)
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = (image[i:i + k_h, j:j + k_w] * kernel).sum()
-    return out
-""",
-        "test_corr2d",
-        "flipped",
-    ),
 ]
 
 # conv2d_naive variants share one body; each mistake changes one line of it.
@@ -777,39 +760,6 @@ def conv_param_count(in_channels, out_channels, kernel_size, bias=True):
         "there are C_out filters",
     ),
     Wrong(
-        "corr2d_same_size",
-        CONV,
-        "corr2d",
-        """
-def corr2d(image, kernel):
-    k_h, k_w = kernel.shape
-    out = torch.zeros_like(image)
-    for i in range(image.shape[0] - k_h + 1):
-        for j in range(image.shape[1] - k_w + 1):
-            out[i, j] = (image[i:i + k_h, j:j + k_w] * kernel).sum()
-    return out
-""",
-        "test_corr2d",
-        "('same'); valid cross-correlation gives",
-    ),
-    Wrong(
-        "corr2d_full_size",
-        CONV,
-        "corr2d",
-        """
-def corr2d(image, kernel):
-    k_h, k_w = kernel.shape
-    padded = torch.nn.functional.pad(image, (k_w - 1, k_w - 1, k_h - 1, k_h - 1))
-    out = torch.zeros(image.shape[0] + k_h - 1, image.shape[1] + k_w - 1, dtype=image.dtype)
-    for i in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[i, j] = (padded[i:i + k_h, j:j + k_w] * kernel).sum()
-    return out
-""",
-        "test_corr2d",
-        "'full' size",
-    ),
-    Wrong(
         "naive_kernel_transposed",
         CONV,
         "conv2d_naive",
@@ -1085,7 +1035,7 @@ def conv2d_naive(x, weight, bias=None, stride=1, padding=0):
             "out = torch.zeros(n, c_out, h_out, w_out", "out = torch.zeros(n, c_out, h_out, h_out"
         ),
         "test_conv2d_naive",
-        "right for a square input",
+        "whenever the output is not square",
     ),
     Wrong(
         "fast_reads_nhwc",
@@ -1752,7 +1702,7 @@ WRONG += [
         "conv2d_naive",
         naive_variant("for c in range(c_in):", "for c in range(c_out):"),
         "test_conv2d_naive",
-        "do not count in your output",
+        "whenever C_in ≠ C_out",
     ),
     Wrong(
         "naive_windows_from_unpadded_input",
@@ -1780,6 +1730,16 @@ WRONG += [
         naive_variant("    return out\n", "    return out.squeeze()\n"),
         "test_conv2d_naive",
         "axes of size 1 are missing",
+    ),
+    Wrong(
+        "naive_output_sized_as_input",
+        CONV,
+        "conv2d_naive",
+        naive_variant(
+            "out = torch.zeros(n, c_out, h_out, w_out", "out = torch.zeros(n, c_out, h, w"
+        ),
+        "test_conv2d_naive",
+        "the values are right where they are, but the output has the wrong size",
     ),
     Wrong(
         "naive_bias_subtracted",

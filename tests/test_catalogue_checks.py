@@ -17,12 +17,8 @@ from notebooks import graded_cell_code, reference_code, source_notebook
 
 from autograder.checks import (
     CheckFailed,
-    _cases,
     _experiments,
-    activations,
     conv,
-    dense,
-    sizes,
 )
 from autograder.checks._score import Score
 
@@ -191,12 +187,12 @@ def test_only_an_off_by_one_is_called_off_by_one():
 
 
 def message_constants() -> dict[str, str]:
-    """Every message the checks define as a constant: module-level strings in capitals, and
+    """Every message the convolution checks and the shared experiments define as a constant: module-level strings in capitals, and
     the messages of module-level tables of (message, ...) tuples; a template counts up to its
     first field ("{...}"). (A part's name is reached through the table of parts a failure
     shows.)"""
     found = {}
-    for module in (_cases, _experiments, activations, conv, dense, sizes):
+    for module in (_experiments, conv):  # the other checks' own: tests/test_checks_nn.py
         for name, value in vars(module).items():
             if not name.isupper() or inspect.getmodule(value) not in (None, module):
                 continue
@@ -233,7 +229,6 @@ def _pending(name: str, pending_tests: set[str]) -> bool:
     (corr2d_padded's, the new sizes and MLP checks') or to one it no longer has."""
     waiting = {
         "test_corr2d_padded": ("conv.CORR_",),
-        "test_corr2d": ("conv.VALID_SIZE", "conv.SAME_SIZE", "conv.FULL_SIZE"),
     }
     gone = {t for t in waiting if t not in cells("conv-layers")}
     short = ".".join(name.split(".")[-2:])

@@ -44,12 +44,17 @@ ALSO_TRUE = {
     "fast_kernel_sizes_swapped": [conv.KERNEL_SQUARE_ONLY],
     "naive_bias_wrong_axis": [conv.BIAS_HANDLING],
     "naive_rounds_up": [conv.OUTPUT_SIZE],
-    "naive_out_square": [conv.OUTPUT_SIZE],
+    "naive_out_square": [conv.OUTPUT_SIZE, conv.INPUT_SQUARE_ONLY],
     # "the values are right where they are, but the output has the wrong size" is said only
     # when it is so: true of every mistake in the size, if less specific
     "naive_padding_once": [conv.OUTPUT_SIZE],
     "naive_off_by_one": [conv.OUTPUT_SIZE],
-    "naive_w_out_from_h": [conv.INPUT_SQUARE_ONLY],
+    "naive_w_out_from_h": [conv.INPUT_SQUARE_ONLY, conv.OUTPUT_SIZE, "output is not square"],
+    "naive_channel_loop_bounded_by_c_out": [
+        "with only the first filter",
+        "with only the first input channel",
+        "do not count in your output",
+    ],
     # what the experiments say about padding, in its forms: a pattern over every case (wrong
     # answers only, or wrong answers and errors) or the one change that makes a case right
     "naive_padded_after_correlation": [

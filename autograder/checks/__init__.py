@@ -13,7 +13,6 @@ from .conv import (
     check_conv2d_fast,
     check_conv2d_module,
     check_conv2d_naive,
-    check_corr2d,
     check_corr2d_padded,
 )
 from .dense import (
@@ -42,7 +41,6 @@ __all__ = [
     "check_conv_output_shape",
     "check_conv_output_size",
     "check_conv_param_count",
-    "check_corr2d",
     "check_corr2d_padded",
     "check_dense_forward",
     "check_dense_param_count",

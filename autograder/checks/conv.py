@@ -824,8 +824,11 @@ def conv_variants(x, weight, bias, kwargs: dict, layout: str = "") -> list[Varia
         x_ = _cropped(x, square, stride, padding, (*have[:3], True, have[4]))
         add("non-square kernel", f"a square kernel (weight[..., :{k}, :{k}])", x=x_, weight=square)
     if x.shape[-2] != x.shape[-1]:
-        # square in and out (a size that follows the wrong axis shows only on the output)
+        # square in, and out too where a crop can (a size that follows the wrong axis may
+        # show only on the output)
         x_ = _cropped(x, weight, stride, padding, (*have[:2], True, have[3], True), square=True)
+        if x_ is None:
+            x_ = _cropped(x, weight, stride, padding, (*have[:2], True, have[3], None), True)
         add("non-square input", "a square input (x cropped)", x=x_)
     if have[4] is False:  # a square output (the input may stop being square)
         x_ = _cropped(x, weight, stride, padding, (have[0], have[1], None, have[3], True))
@@ -1414,6 +1417,7 @@ def _loop_rule(conv2d_fast: Callable, seed: int | None = None) -> str | None:
     """Why ``conv2d_fast`` seems to loop over output positions (a message), or None; raises
     ``CheckFailed`` for a forbidden call on the rule's inputs. See ``_loops.loop_rule``."""
     return loop_rule(conv2d_fast, seed, "conv2d_fast")
+
 
 LOOP_NEEDS_RIGHT_ANSWERS = (
     "the loop rule counts only for a function that gets the simple cases right; see the part above."
