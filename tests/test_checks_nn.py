@@ -98,8 +98,7 @@ def test_parts_add_up_to_the_cells_points_and_follow_the_seed_convention(cell):
     assert [p.passed for p in visible.parts if p.passed is None] == [None]  # the hidden part
     assert "hidden" in next(p.name for p in visible.parts if p.passed is None)
     assert all(p.passed for p in hidden.parts)
-    assert float(visible) == points - sum(p.points for p in visible.parts if p.passed is None)
-    assert float(hidden) == points
+    assert float(visible) == float(hidden) == points  # parts not run count when all others pass
 
 
 def test_param_constants_parts():

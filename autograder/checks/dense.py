@@ -777,9 +777,9 @@ SIGMA_PRIME_FACTOR = (
     "about 0, and yours are not: your chain rule lacks the factor σ'(z) = y(1 − y), or has "
     "another in its place."
 )
-MEAN_MISSING = (
+LIKE_A_SUM = (
     "given every example twice, the mean loss and its gradients stay the same, and yours "
-    "double: the 1/N of the mean is missing."
+    "double: they grow with the batch like a sum, where the mean divides by N."
 )
 
 
@@ -824,7 +824,7 @@ def _chain_rule_probes(lab: Lab, index: int) -> Finding | None:
         pairs = list(zip(twice, mine, strict=True))
         if all(a.shape == m.shape for a, m in pairs) and not zero(mine):
             if all(torch.allclose(a, 2 * m, rtol=1e-4, atol=1e-7) for a, m in pairs):
-                return Finding(MEAN_MISSING, about="chain rule", strength=1)
+                return Finding(LIKE_A_SUM, about="chain rule", strength=1)
     return None
 
 

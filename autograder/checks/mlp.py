@@ -26,6 +26,7 @@ from ._score import Score
 from ._seeds import generator
 from .activations import judge_open, probe_transposed
 from .dense import ACTIVATIONS, COUNT_BIAS_FALSE, judge_int, mismatched_product
+from .sizes import Counted, confirmed_replays
 
 MLP_ACT_LAST = (
     "the activation is applied after the last layer too: it follows every layer but the "
@@ -479,12 +480,12 @@ def _count_case(part, sizes, bias=None) -> Case:
             )
         return found
 
-    return Case(
+    return Counted(
         description=f"sizes={list(sizes)}, bias={flag}",
         args=(list(sizes),),
         kwargs=kwargs,
         expected=_count(sizes, flag),
-        mistakes=lambda: _count_mistakes(tuple(sizes), flag),
+        replays=lambda: _count_mistakes(tuple(sizes), flag),
         features=frozenset(features),
         part=part,
         variants=variants,
@@ -521,5 +522,5 @@ def check_mlp_param_count(mlp_param_count: Callable, seed: int | None = None) ->
         parts=[Part(COUNT_ONE, 0.25), Part(COUNT_SEVERAL, 0.5), Part(HIDDEN, 0.25, hidden=True)],
         names=("sizes",),
         judge=judge_int,
-        experiments=[_term_off, ingredients(MLP_COUNT_INGREDIENTS)],
+        experiments=[confirmed_replays(), _term_off, ingredients(MLP_COUNT_INGREDIENTS)],
     )
