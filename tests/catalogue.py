@@ -2691,18 +2691,6 @@ WRONG += [
         "test_same_padding",
         "a float: return an int",
     ),
-    Wrong(
-        "same_padding_total",
-        CONV,
-        "same_padding",
-        fn(
-            "same_padding",
-            "kernel_size",
-            "if kernel_size % 2 == 0:\n    raise ValueError('even')\nreturn kernel_size - 1",
-        ),
-        "test_same_padding",
-        "the two sides together add K − 1",
-    ),
 ]
 
 CORRECT += [
@@ -2872,10 +2860,12 @@ def count_wrong(name: str, body: str, message: str) -> Wrong:
     return Wrong(name, NN, "mlp_param_count", mlp_count_code(body), "test_mlp_param_count", message)
 
 
-def shape_wrong(name: str, old: str, new: str, message: str) -> Wrong:
+def shape_wrong(name: str, old: str, new: str, message: str, off_by_one: bool = False) -> Wrong:
     assert old in SHAPE, old
     code = shape_code(SHAPE.replace(old, new))
-    return Wrong(name, CONV, "conv_output_shape", code, "test_conv_output_shape", message)
+    return Wrong(
+        name, CONV, "conv_output_shape", code, "test_conv_output_shape", message, (), off_by_one
+    )
 
 
 def cost_wrong(name: str, old: str, new: str, message: str) -> Wrong:
@@ -3062,6 +3052,7 @@ PENDING_WRONG = [
         SHAPE_RETURN,
         SHAPE_RETURN.replace(" // s_h + 1", " // s_h").replace(" // s_w + 1", " // s_w"),
         "don't forget the + 1",
+        off_by_one=True,
     ),
     shape_wrong(
         "shape_rounds_up",
@@ -3082,6 +3073,7 @@ PENDING_WRONG = [
         SHAPE_RETURN,
         SHAPE_RETURN.replace("// s_h + 1", "// s_h + 2").replace("// s_w + 1", "// s_w + 2"),
         "off by one: the formula is",
+        off_by_one=True,
     ),
     shape_wrong(
         "shape_stride_ignored",
