@@ -13,12 +13,15 @@ from test_catalogue_checks import namespace_with
 from autograder import checks
 from autograder.checks._seeds import case_seed, secret_cases
 
-HIDDEN_CALL = re.compile(r"checks\.(check_\w+)\((\w+), seed=(\d+)\)")
+# A test cell sets its hidden tests' seed, then calls its check with it (issue 23's form).
+HIDDEN_SEED = re.compile(r"^hidden_seed = (\d+)$", re.MULTILINE)
+HIDDEN_CALL = re.compile(r"checks\.(check_\w+)\((\w+), seed=hidden_seed\)")
 HIDDEN = [
     (assignment, check, name, int(seed))
     for assignment in ("nn-review", "conv-layers")
     for code in graded_cell_code(assignment).values()
-    for check, name, seed in HIDDEN_CALL.findall(code)
+    for seed in HIDDEN_SEED.findall(code)
+    for check, name in HIDDEN_CALL.findall(code)
 ]
 
 
