@@ -25,40 +25,67 @@ ALICE = {
     "param_constants": """FC_NEURON_PARAMS = (3 * 32 * 32, 1)
 CONV_FILTER_PARAMS = (3 * 5 * 5, 1)
 """,
-    "conv_param_count": '''def conv_param_count(in_channels, out_channels, kernel_size, bias=True):
-    """Learnable parameters of a conv layer: C_out*C_in*K_h*K_w (+ C_out biases). An int."""
-    kh, kw = pair(kernel_size)
-    total = in_channels * kh * kw * out_channels
-    if bias:
-        total += out_channels
-    return total
+    "conv_output_shape": '''def conv_output_shape(x_shape, weight_shape, stride=1, padding=0):
+    """The shape of a convolutional layer's output, from the shapes of its input and weights.
+
+    x_shape: (N, C_in, H, W), weight_shape: (C_out, C_in, K_h, K_w),
+    stride, padding: int or (h, w) pair.
+    Returns (N, C_out, H_out, W_out), a tuple of four ints. Raises ValueError when the layer
+    cannot be applied to such an input.
+    """
+    N, C, H, W = x_shape
+    F_, C_w, KH, KW = weight_shape
+    if C != C_w:
+        raise ValueError("x has %d channels but the filters have %d" % (C, C_w))
+    sizes = []
+    for size, k, s, p in zip((H, W), (KH, KW), pair(stride), pair(padding)):
+        if s <= 0 or p < 0:
+            raise ValueError("stride must be positive and padding non-negative")
+        if k > size + 2 * p:
+            raise ValueError("the kernel does not fit in the padded input")
+        sizes.append((size + 2 * p - k) // s + 1)
+    return int(N), int(F_), int(sizes[0]), int(sizes[1])
 ''',
-    "conv_output_size": '''def conv_output_size(in_size, kernel_size, stride=1, padding=0):
-    """Output size along one axis: floor((in_size + 2*padding - kernel_size) / stride) + 1."""
-    if stride <= 0 or padding < 0:
-        raise ValueError("stride must be positive and padding non-negative")
-    padded = in_size + 2 * padding
-    if kernel_size > padded:
-        raise ValueError("the kernel does not fit in the padded input")
-    return (padded - kernel_size) // stride + 1
+    "conv_layer_cost": '''def conv_layer_cost(x_shape, weight_shape, stride=1, padding=0, bias=True):
+    """What a convolutional layer costs on an input of shape x_shape.
+
+    x_shape: (N, C_in, H, W), weight_shape: (C_out, C_in, K_h, K_w),
+    stride, padding: int or (h, w) pair, bias: whether the layer has biases.
+    Returns (params, mult_adds): the layer's learnable parameters and the multiply-adds of
+    one forward pass over the batch, two ints.
+    """
+    N = x_shape[0]
+    F_, C, KH, KW = weight_shape
+    _, _, Ho, Wo = conv_output_shape(x_shape, weight_shape, stride, padding)
+    weights = F_ * C * KH * KW
+    params = weights + F_ if bias else weights
+    # every output pixel of every image uses each weight of its filter once
+    macs = N * Ho * Wo * weights
+    return int(params), int(macs)
 ''',
     "same_padding": '''def same_padding(kernel_size):
-    """Padding per side that keeps the size at stride 1: (kernel_size - 1) // 2 for odd kernels."""
+    """The padding per side that keeps the output as large as the input at stride 1.
+
+    kernel_size: an int. Returns an int; raises ValueError when kernel_size is even.
+    """
     if kernel_size % 2 == 0:
         raise ValueError("an even kernel cannot keep the size")
     return kernel_size // 2
 ''',
-    "corr2d": '''def corr2d(image, kernel):
-    """Valid 2-D cross-correlation of one channel.
+    "corr2d_padded": '''def corr2d_padded(image, kernel, padding):
+    """2-D cross-correlation of one channel, after padding the image with zeros.
 
-    image: (H, W), kernel: (K_h, K_w) -> (H - K_h + 1, W - K_w + 1), same dtype and device.
+    image: (H, W), kernel: (K_h, K_w), padding: int or (P_h, P_w) pair, zeros per side.
+    Returns (H + 2*P_h - K_h + 1, W + 2*P_w - K_w + 1), the image's dtype and device.
     """
-    H, W = image.shape
+    ph, pw = pair(padding)
+    xp = torch.nn.functional.pad(image, (pw, pw, ph, ph))
     kh, kw = kernel.shape
-    result = torch.empty(H - kh + 1, W - kw + 1, dtype=image.dtype, device=image.device)
-    for r in range(H - kh + 1):
-        for c in range(W - kw + 1):
-            result[r, c] = torch.sum(image[r:r + kh, c:c + kw] * kernel)
+    Hp, Wp = xp.shape
+    result = torch.empty(Hp - kh + 1, Wp - kw + 1, dtype=image.dtype, device=image.device)
+    for r in range(result.shape[0]):
+        for c in range(result.shape[1]):
+            result[r, c] = torch.sum(xp[r:r + kh, c:c + kw] * kernel)
     return result
 ''',
     "conv2d_naive": '''def conv2d_naive(x, weight, bias=None, stride=1, padding=0):
@@ -126,44 +153,88 @@ BOB = {
     "param_constants": """FC_NEURON_PARAMS = (3072, 1)  # 32x32 RGB image
 CONV_FILTER_PARAMS = (75, 1)  # a 5x5x3 filter
 """,
-    "conv_param_count": '''def conv_param_count(in_channels, out_channels, kernel_size, bias=True):
-    """Learnable parameters of a conv layer: C_out*C_in*K_h*K_w (+ C_out biases). An int."""
-    size = pair(kernel_size)
-    weights = out_channels * in_channels * size[0] * size[1]
-    return weights + out_channels if bias else weights
-''',
-    "conv_output_size": '''def conv_output_size(in_size, kernel_size, stride=1, padding=0):
-    """Output size along one axis: floor((in_size + 2*padding - kernel_size) / stride) + 1."""
-    if not stride >= 1:
+    "conv_output_shape": '''def conv_output_shape(x_shape, weight_shape, stride=1, padding=0):
+    """The shape of a convolutional layer's output, from the shapes of its input and weights.
+
+    x_shape: (N, C_in, H, W), weight_shape: (C_out, C_in, K_h, K_w),
+    stride, padding: int or (h, w) pair.
+    Returns (N, C_out, H_out, W_out), a tuple of four ints. Raises ValueError when the layer
+    cannot be applied to such an input.
+    """
+    batch, channels, height, width = x_shape
+    filters, weight_channels, kernel_h, kernel_w = weight_shape
+    if weight_channels != channels:
+        raise ValueError(f"x has {channels} channels, the weights want {weight_channels}")
+    stride_h, stride_w = pair(stride)
+    pad_h, pad_w = pair(padding)
+    if not (stride_h >= 1 and stride_w >= 1):
         raise ValueError(f"bad stride {stride}")
-    if padding < 0:
+    if pad_h < 0 or pad_w < 0:
         raise ValueError(f"bad padding {padding}")
-    span = in_size + padding * 2 - kernel_size
-    if span < 0:
-        raise ValueError("the kernel is bigger than the input")
-    return math.floor(span / stride) + 1
+    span_h = height + pad_h * 2 - kernel_h
+    span_w = width + pad_w * 2 - kernel_w
+    if span_h < 0 or span_w < 0:
+        raise ValueError("the kernel is bigger than the padded input")
+    out_h = math.floor(span_h / stride_h) + 1
+    out_w = math.floor(span_w / stride_w) + 1
+    return (batch, filters, out_h, out_w)
+''',
+    "conv_layer_cost": '''def conv_layer_cost(x_shape, weight_shape, stride=1, padding=0, bias=True):
+    """What a convolutional layer costs on an input of shape x_shape.
+
+    x_shape: (N, C_in, H, W), weight_shape: (C_out, C_in, K_h, K_w),
+    stride, padding: int or (h, w) pair, bias: whether the layer has biases.
+    Returns (params, mult_adds): the layer's learnable parameters and the multiply-adds of
+    one forward pass over the batch, two ints.
+    """
+    filters, in_ch, kernel_h, kernel_w = weight_shape
+    weights_per_filter = in_ch * kernel_h * kernel_w
+    params = filters * weights_per_filter
+    if bias:
+        params += filters
+    # one weighted sum (weights_per_filter products) for each value of the output
+    outputs = 1
+    for dim in conv_output_shape(x_shape, weight_shape, stride, padding):
+        outputs *= dim
+    return params, outputs * weights_per_filter
 ''',
     "same_padding": '''def same_padding(kernel_size):
-    """Padding per side that keeps the size at stride 1: (kernel_size - 1) // 2 for odd kernels."""
+    """The padding per side that keeps the output as large as the input at stride 1.
+
+    kernel_size: an int. Returns an int; raises ValueError when kernel_size is even.
+    """
     if kernel_size % 2 != 1:
         raise ValueError(f"kernel {kernel_size} is even")
     return (kernel_size - 1) // 2
 ''',
-    "corr2d": '''def corr2d(image, kernel):
-    """Valid 2-D cross-correlation of one channel.
+    "corr2d_padded": '''def corr2d_padded(image, kernel, padding):
+    """2-D cross-correlation of one channel, after padding the image with zeros.
 
-    image: (H, W), kernel: (K_h, K_w) -> (H - K_h + 1, W - K_w + 1), same dtype and device.
+    image: (H, W), kernel: (K_h, K_w), padding: int or (P_h, P_w) pair, zeros per side.
+    Returns (H + 2*P_h - K_h + 1, W + 2*P_w - K_w + 1), the image's dtype and device.
     """
-    rows = image.shape[0] - kernel.shape[0] + 1
-    cols = image.shape[1] - kernel.shape[1] + 1
-    out = image.new_zeros((rows, cols))
-    for i in range(rows):
-        for j in range(cols):
-            patch = image[i:i + kernel.shape[0], j:j + kernel.shape[1]]
-            out[i, j] = (patch * kernel).sum()
+    pad_h, pad_w = pair(padding)
+    height, width = image.shape
+    kernel_h, kernel_w = kernel.shape
+    big = image.new_zeros((height + 2 * pad_h, width + 2 * pad_w))
+    big[pad_h:pad_h + height, pad_w:pad_w + width] = image
+    out_h = big.shape[0] - kernel_h + 1
+    out_w = big.shape[1] - kernel_w + 1
+    out = image.new_zeros((out_h, out_w))
+    # add up one shifted copy of the padded image per kernel weight
+    for u in range(kernel_h):
+        for v in range(kernel_w):
+            out += kernel[u, v] * big[u:u + out_h, v:v + out_w]
     return out
 ''',
-    "conv2d_naive": '''def conv2d_naive(x, weight, bias=None, stride=1, padding=0):
+    "conv2d_naive": '''def output_length(size, kernel, step, pad):
+    """How many places the kernel can sit along one axis of an input with pad zeros on each
+    side, moving step pixels at a time."""
+    span = size + pad * 2 - kernel
+    return math.floor(span / step) + 1
+
+
+def conv2d_naive(x, weight, bias=None, stride=1, padding=0):
     """Convolutional layer (cross-correlation) with explicit loops.
 
     x: (N, C_in, H, W), weight: (C_out, C_in, K_h, K_w), bias: (C_out,) or None,
@@ -173,8 +244,8 @@ CONV_FILTER_PARAMS = (75, 1)  # a 5x5x3 filter
     pad_h, pad_w = pair(padding)
     batch, _, height, width = x.shape
     filters, _, kh, kw = weight.shape
-    out_h = conv_output_size(height, kh, stride_h, pad_h)
-    out_w = conv_output_size(width, kw, stride_w, pad_w)
+    out_h = output_length(height, kh, stride_h, pad_h)
+    out_w = output_length(width, kw, stride_w, pad_w)
     padded = torch.nn.functional.pad(x, [pad_w, pad_w, pad_h, pad_h])
     result = torch.zeros(batch, filters, out_h, out_w, dtype=x.dtype, device=x.device)
     for row in range(out_h):
@@ -197,8 +268,8 @@ CONV_FILTER_PARAMS = (75, 1)  # a 5x5x3 filter
     pad_h, pad_w = pair(padding)
     batch, _, height, width = x.shape
     filters, _, kh, kw = weight.shape
-    out_h = conv_output_size(height, kh, stride_h, pad_h)
-    out_w = conv_output_size(width, kw, stride_w, pad_w)
+    out_h = output_length(height, kh, stride_h, pad_h)
+    out_w = output_length(width, kw, stride_w, pad_w)
     columns = torch.nn.functional.unfold(
         x, kernel_size=(kh, kw), padding=(pad_h, pad_w), stride=(stride_h, stride_w)
     )
@@ -230,41 +301,69 @@ CONV_FILTER_PARAMS = (75, 1)  # a 5x5x3 filter
 }
 
 # The reference, copied: every name changed, the code laid out anew (other line breaks,
-# spacing, brackets and comments), the methods of Conv2d swapped and a helper moved.
+# spacing, brackets and comments), the methods of Conv2d swapped.
 COPY = {
     "param_constants": """CONV_FILTER_PARAMS = (5*5*3, 1)   # filter
 FC_NEURON_PARAMS = (32*32*3, 1)   # neuron
 """,
-    "conv_param_count": '''def conv_param_count(in_channels, out_channels, kernel_size, bias=True):
-    """Learnable parameters of a conv layer: C_out*C_in*K_h*K_w (+ C_out biases). An int."""
-    kernel_rows, kernel_cols = pair(kernel_size)
-    return (out_channels*in_channels*kernel_rows*kernel_cols
-            + (out_channels if bias else 0))
+    "conv_output_shape": '''def conv_output_shape(x_shape, weight_shape, stride=1, padding=0):
+    """The shape of a convolutional layer's output, from the shapes of its input and weights.
+
+    x_shape: (N, C_in, H, W), weight_shape: (C_out, C_in, K_h, K_w),
+    stride, padding: int or (h, w) pair.
+    Returns (N, C_out, H_out, W_out), a tuple of four ints. Raises ValueError when the layer
+    cannot be applied to such an input.
+    """
+    batch, chans, rows, cols = (int(v) for v in x_shape)
+    nfilt, wchans, kr, kc = (int(v) for v in weight_shape)
+    (st_r, st_c), (pd_r, pd_c) = pair(stride), pair(padding)
+    if wchans != chans: raise ValueError(f"weights made for {wchans} channels, x has {chans}")
+    if min(st_r, st_c) < 1: raise ValueError(f"stride below 1: {stride}")
+    if min(pd_r, pd_c) < 0: raise ValueError(f"negative padding: {padding}")
+    if kr > rows + 2*pd_r or kc > cols + 2*pd_c:
+        raise ValueError(f"{kr}x{kc} kernel too large for the "
+                         f"{rows + 2*pd_r}x{cols + 2*pd_c} padded input")
+    return (batch, nfilt,
+            (rows + 2*pd_r - kr)//st_r + 1, (cols + 2*pd_c - kc)//st_c + 1)
 ''',
-    "conv_output_size": '''def conv_output_size(in_size, kernel_size, stride=1, padding=0):
-    """Output size along one axis: floor((in_size + 2*padding - kernel_size) / stride) + 1."""
-    if stride < 1: raise ValueError(f"stride must be at least 1, got {stride}")
-    if padding < 0: raise ValueError(f"padding must be 0 or more, got {padding}")
-    if kernel_size > in_size + 2*padding:
-        raise ValueError(f"kernel {kernel_size} too large for {in_size} + 2*{padding} = {in_size + 2*padding}")
-    return (in_size + 2*padding - kernel_size)//stride + 1
+    "conv_layer_cost": '''def conv_layer_cost(x_shape, weight_shape, stride=1, padding=0, bias=True):
+    """What a convolutional layer costs on an input of shape x_shape.
+
+    x_shape: (N, C_in, H, W), weight_shape: (C_out, C_in, K_h, K_w),
+    stride, padding: int or (h, w) pair, bias: whether the layer has biases.
+    Returns (params, mult_adds): the layer's learnable parameters and the multiply-adds of
+    one forward pass over the batch, two ints.
+    """
+    batch, _, rows, cols = (int(v) for v in x_shape)
+    nfilt, chans, kr, kc = (int(v) for v in weight_shape)
+    (st_r, st_c), (pd_r, pd_c) = pair(stride), pair(padding)
+    rows_out, cols_out = (rows + 2*pd_r - kr)//st_r + 1, (cols + 2*pd_c - kc)//st_c + 1
+    per_value = chans*kr*kc   # products in one output value
+    count = nfilt*per_value + (nfilt if bias else 0)
+    return count, batch*nfilt*rows_out*cols_out*per_value
 ''',
     "same_padding": '''def same_padding(kernel_size):
-    """Padding per side that keeps the size at stride 1: (kernel_size - 1) // 2 for odd kernels."""
+    """The padding per side that keeps the output as large as the input at stride 1.
+
+    kernel_size: an int. Returns an int; raises ValueError when kernel_size is even.
+    """
     if kernel_size % 2 == 0: raise ValueError(f"even kernel {kernel_size}")
     return (kernel_size - 1)//2
 ''',
-    "corr2d": '''def corr2d(image, kernel):
-    """Valid 2-D cross-correlation of one channel.
+    "corr2d_padded": '''def corr2d_padded(image, kernel, padding):
+    """2-D cross-correlation of one channel, after padding the image with zeros.
 
-    image: (H, W), kernel: (K_h, K_w) -> (H - K_h + 1, W - K_w + 1), same dtype and device.
+    image: (H, W), kernel: (K_h, K_w), padding: int or (P_h, P_w) pair, zeros per side.
+    Returns (H + 2*P_h - K_h + 1, W + 2*P_w - K_w + 1), the image's dtype and device.
     """
-    kr, kc = kernel.shape
-    rows_out, cols_out = image.shape[0] - kr + 1, image.shape[1] - kc + 1
+    (pd_r, pd_c), (rows, cols), (kr, kc) = pair(padding), image.shape, kernel.shape
+    xpad = torch.zeros(rows + 2*pd_r, cols + 2*pd_c, dtype = image.dtype, device = image.device)
+    xpad[pd_r:pd_r + rows, pd_c:pd_c + cols] = image
+    rows_out, cols_out = rows + 2*pd_r - kr + 1, cols + 2*pd_c - kc + 1
     res = torch.zeros(rows_out, cols_out, dtype = image.dtype, device = image.device)
     for a in range(rows_out):
         for b in range(cols_out):
-            res[a, b] = (image[a:a+kr, b:b+kc]*kernel).sum()  # one window
+            res[a, b] = (xpad[a:a+kr, b:b+kc]*kernel).sum()  # one window
     return res
 ''',
     "conv2d_naive": '''def conv2d_naive(x, weight, bias=None, stride=1, padding=0):
