@@ -165,26 +165,18 @@ def test_every_message_is_reached_by_an_entry():
     assert not unreached
 
 
-# Part names and other strings that are not messages; messages of the old checks
-# (check_neuron, check_dense_param_count, check_conv_output_size, check_conv_param_count),
-# reached by test_catalogue_checks.py through the notebooks.
+# Part names and other strings that are not messages. LEGACY: messages no catalogue entry
+# reaches yet (conv_layer_cost's parameter-count slips; W used untransposed in dense_forward,
+# which the dense retries name).
 NOT_MESSAGES = {
     "SMALL", "LARGE", "WIDE", "HIDDEN", "BATCH", "ONE", "LAYOUT", "DW", "DB", "GRAD_MORE",
     "NEW_W", "NEW_B", "SGD_WIDE", "ONE_LAYER", "SEVERAL", "MORE", "COUNT_ONE", "COUNT_SEVERAL",
     "BASIC", "STRIDE", "PADDING", "PAIRS", "INVALID", "COST_PARAMS", "COST_MACS", "COST_MORE",
-    "ODD", "EVEN", "SHAPE_NAMES", "DENSE_PRODUCT", "MLP_PRODUCT", "SHOULD_RAISE",
+    "ODD", "EVEN", "SHAPE_NAMES", "DENSE_PRODUCT", "MLP_PRODUCT",
 }  # fmt: skip
 LEGACY = {
-    "NEURON_BIAS_MISSING", "NEURON_NO_ACTIVATION", "NEURON_BIAS_AFTER", "NEURON_SIGMOID",
-    "NEURON_SUM_ALL", "DENSE_SINGLE_EXAMPLE", "DENSE_COUNT_BIAS_PER_INPUT",
-    "DENSE_COUNT_NO_BIAS", "DENSE_COUNT_ADDED", "CONV_COUNT_CHANNELS",
-    "CONV_COUNT_BIAS_PER_INPUT", "CONV_COUNT_ONE_FILTER", "CONV_COUNT_NO_BIAS",
-    "CONV_COUNT_KERNEL_K", "CONV_COUNT_KERNEL_KH", "NEURON_ONE_BIAS", "FC_BIAS_NOT_WEIGHT",
-    "FILTER_BIAS_NOT_WEIGHT", "FILTER_BIAS_PER_CHANNEL", "FILTER_ONE_BIAS", "COUNT_AGAIN",
-    "NOT_A_PAIR", "FILTER_SPANS_CHANNELS", "SAME_PADDING_ROUNDED_UP", "SIZE_ROUND_DOWN",
-    "SIZE_PLUS_TWO", "SIZE_STRIDE_DIVIDES", "SIZE_STRIDE_IGNORED", "SIZE_PLUS_ONE",
-    "SIZE_PADDING_ONCE", "DENSE_W_NOT_TRANSPOSED", "DENSE_BIAS_MISSING", "DENSE_NO_ACTIVATION",
-    "DENSE_BIAS_AFTER", "DENSE_TRANSPOSED", "COUNT_BIAS_FALSE", "FC_SEES_ALL",
+    "DENSE_W_NOT_TRANSPOSED", "CONV_COUNT_BIAS_PER_INPUT", "CONV_COUNT_KERNEL_K",
+    "CONV_COUNT_KERNEL_KH", "CONV_COUNT_NO_BIAS", "CONV_COUNT_ONE_FILTER",
 }  # fmt: skip
 
 

@@ -369,30 +369,6 @@ def attempt(
     return Called(value=outcome.value)
 
 
-def call_student(
-    name: str,
-    fn: Callable,
-    args: tuple,
-    kwargs: dict,
-    *,
-    where: str,
-    explain: Callable[[Raised], str | None] = lambda error: None,
-    **options,
-) -> Any:
-    """Call ``fn`` like :func:`attempt` and fail with a student-facing message when the call
-    raises, uses a forbidden routine, or changes a tensor input. ``explain`` may turn an
-    exception into a more specific first line."""
-    called = attempt(fn, args, kwargs, **options)
-    if called.problem is not None:
-        fail(name, called.problem, "" if called.problem == NOT_IMPLEMENTED else where)
-    if called.raised is not None:
-        explanation = explain(called.raised)
-        if explanation:
-            fail(name, explanation, where, raised_line(called.raised))
-        fail(name, raised_line(called.raised), where)
-    return called.value
-
-
 def _largest_difference(got: torch.Tensor, expected: torch.Tensor) -> str:
     """Where ``got`` and ``expected`` (same shape) differ most, in one sentence."""
     error = (got.to(expected.device, expected.dtype) - expected).abs()
@@ -455,13 +431,6 @@ def judge_tensor(
         shape + _largest_difference(got, expected),
         diagnose=True,
     )
-
-
-def expect_tensor(name: str, got: Any, expected: torch.Tensor, what: str, where: str) -> None:
-    """Fail with what is wrong when ``got`` is not ``expected`` (no misconception replayed)."""
-    verdict = judge_tensor(got, expected, what)
-    if verdict is not None:
-        fail(name, verdict.summary, where, verdict.detail)
 
 
 def judge_answer(got: Any, case: Case) -> Verdict | None:
@@ -669,17 +638,6 @@ def try_retries(
     return None
 
 
-def explain_wrong(fn: Callable, runs: list[Ran], index: int, **again) -> str | None:
-    """What explains ``runs[index]``'s wrong answer: the misconception that reproduces it,
-    else a retry that succeeds; a retry first where the misconception is tentative."""
-    ran = runs[index]
-    message = diagnose(runs, index)
-    tentative = any(m.tentative and message in (m.message, m.neutral) for m in ran.mistakes())
-    if message is None or tentative:
-        message = try_retries(fn, runs, index, **again) or message
-    return message
-
-
 def reproduction(name: str, case: Case, names: tuple[str, ...]) -> str:
     """``To reproduce: <inputs>; compare name(...) with <reference>.``, when the case says how."""
     if not case.setup or not case.reference:
@@ -688,109 +646,6 @@ def reproduction(name: str, case: Case, names: tuple[str, ...]) -> str:
     return (
         f"To reproduce: {case.setup}; compare {name}({', '.join(arguments)}) with {case.reference}."
     )
-
-
-def run_cases(
-    name: str,
-    fn: Callable,
-    cases: Iterable[Case],
-    *,
-    names: tuple[str, ...],
-    judge: Callable[[Any, Case], Verdict | None] = judge_answer,
-    normalize: Callable[[Any, Case], Any] | None = None,
-    forbid: str | None = None,
-    inputs_frozen: bool = True,
-    inference: bool = False,
-    explain: Callable[[Raised], str | None] = lambda error: None,
-    announce: bool = True,
-) -> None:
-    """Run every case; fail at the first wrong answer, explained where a misconception (or a
-    retry) explains it, else (with ``announce``) print one success line.
-
-    Once a case has gone wrong, the remaining cases still run: their answers confirm or rule
-    out the misconceptions that fit the first wrong one. ``normalize`` turns a returned
-    value into the form ``judge`` compares (or a :class:`Verdict` when it cannot)."""
-    if not callable(fn):
-        fail(name, f"expected a function, got {describe(fn)}.")
-    cases = list(cases)
-    options = {"forbid": forbid, "inference": inference}
-    runs: list[Ran] = []
-    first_wrong = None
-    for case in cases:
-        called = attempt(fn, case.args, case.kwargs, inputs_frozen=inputs_frozen, **options)
-        ran = Ran(case, called.value, called.raised, problem=called.problem, normalize=normalize)
-        if ran.answered:
-            value = ran.value if normalize is None else normalize(ran.value, case)
-            if isinstance(value, Verdict):
-                ran.verdict = value
-            else:
-                ran.value, ran.verdict = value, judge(value, case)
-        runs.append(ran)
-        if first_wrong is None and ran.problem is not None:
-            where = _where(len(runs), cases, names)
-            fail(name, ran.problem, "" if ran.problem == NOT_IMPLEMENTED else where)
-        if first_wrong is None and ran.wrong:
-            first_wrong = len(runs) - 1
-    if first_wrong is None:
-        if announce:
-            report_pass(name, len(cases))
-        return
-    ran = runs[first_wrong]
-    where = _where(first_wrong + 1, cases, names)
-    again = {"normalize": normalize, **options}
-    if ran.raised is not None:
-        explanation = explain(ran.raised) or try_retries(fn, runs, first_wrong, **again)
-        if explanation:
-            fail(name, explanation, where, raised_line(ran.raised))
-        later = explain_later(runs, first_wrong, lambda i: explain_wrong(fn, runs, i, **again))
-        if later is not None:
-            index, message = later
-            fail(
-                name,
-                message,
-                _where(index + 1, cases, names),
-                runs[index].verdict.evidence,
-                f"(It also raised {ran.raised.type_name} on case {first_wrong + 1}: "
-                f"{first_line(ran.raised.message)})",
-            )
-        fail(
-            name,
-            f"raised {ran.raised.type_name} on case {first_wrong + 1} of {len(cases)}: "
-            f"{first_line(ran.raised.message)}",
-            where,
-            reproduction(name, ran.case, names),
-        )
-    verdict = ran.verdict
-    if verdict.diagnose:
-        message = explain_wrong(fn, runs, first_wrong, **again)
-        if message:
-            fail(name, message, where, verdict.evidence)
-        later = explain_later(runs, first_wrong, lambda i: explain_wrong(fn, runs, i, **again))
-        if later is not None:
-            index, message = later
-            fail(
-                name,
-                message,
-                _where(index + 1, cases, names),
-                runs[index].verdict.evidence,
-                f"(Case {first_wrong + 1} went wrong first: {verdict.summary})",
-            )
-    fail(name, verdict.summary, where, verdict.detail, reproduction(name, ran.case, names))
-
-
-def explain_later(
-    runs: list[Ran], after: int, explain: Callable[[int], str | None] | None = None
-) -> tuple[int, str] | None:
-    """For a first failure nothing explains: the first later case whose wrong answer a
-    misconception (``explain(index)``, by default :func:`diagnose`) explains, and its
-    message."""
-    for index in range(after + 1, len(runs)):
-        ran = runs[index]
-        if ran.answered and ran.verdict is not None and ran.verdict.diagnose:
-            message = explain(index) if explain is not None else diagnose(runs, index)
-            if message:
-                return index, message
-    return None
 
 
 def _where(number: int, cases: list[Case], names: tuple[str, ...]) -> str:

@@ -1,6 +1,5 @@
 """Checks for the fully connected layer, the gradients of a sigmoid neuron, and one step of
-gradient descent (and, until the notebooks no longer call them, the old ``neuron`` and
-``dense_param_count`` checks).
+gradient descent.
 
 Each check has weighted parts (a batch, one example, float64, non-contiguous inputs, the
 hidden random cases; for the gradients, dL/dw and dL/db judged apart). A wrong answer is
@@ -33,7 +32,6 @@ from ._cases import (
     Variant,
     Verdict,
     randn_code,
-    run_cases,
     score_cases,
 )
 from ._experiments import Ingredient, ingredients, regions, reshaped, scaled
@@ -67,14 +65,6 @@ def shown(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-NEURON_BIAS_MISSING = "the bias b is missing: y = f(w·x + b)."
-NEURON_NO_ACTIVATION = "the activation is not applied: y = f(w·x + b)."
-NEURON_BIAS_AFTER = "the bias must be added before the activation: f(w·x + b)."
-NEURON_SIGMOID = "use the activation you are given, not the sigmoid."
-NEURON_SUM_ALL = (
-    "the sum runs over the whole batch: each example's w·x sums over its D inputs only, "
-    "so use x @ w (or (x * w).sum(dim=-1))."
-)
 DENSE_BIAS_MISSING = "the bias b is missing: y = f(x Wᵀ + b)."
 DENSE_NO_ACTIVATION = "the activation is not applied: y = f(x Wᵀ + b)."
 DENSE_BIAS_AFTER = "the bias must be added before the activation."
@@ -84,56 +74,6 @@ DENSE_SINGLE_EXAMPLE = (
     "given one example x of shape (D_in,) the answer is right, but x is a batch (N, D_in): "
     "compute all rows at once with x @ W.T + b."
 )
-
-
-def _neuron_mistakes(x, w, b, act) -> list[Mistake]:
-    z = x @ w
-    found = [
-        Mistake(NEURON_BIAS_MISSING, act(z)),
-        Mistake(NEURON_NO_ACTIVATION, z + b),
-        Mistake(NEURON_BIAS_AFTER, act(z) + b),
-        Mistake(NEURON_SIGMOID, torch.sigmoid(z + b)),
-    ]
-    if x.ndim > 1:
-        found.append(Mistake(NEURON_SUM_ALL, act((x * w).sum() + b)))
-    return found
-
-
-def check_neuron(neuron: Callable, seed: int | None = None) -> None:
-    """Check ``neuron(x, w, b, activation) = activation(x @ w + b)``.
-
-    ``x: (..., D)``, ``w: (D,)``, ``b`` a scalar; the result has shape ``x.shape[:-1]``.
-    """
-    device, g = get_device(), generator(seed, 7)
-    cases = []
-    for lead, b in [((), 0.5), ((4,), -1.25), ((2, 3), 0.3)]:
-        d = int(torch.randint(2, 7, (1,), generator=g))
-        x = torch.randn(*lead, d, generator=g).to(device)
-        w = torch.randn(d, generator=g).to(device)
-        b = torch.tensor(b, device=device) if lead == (2, 3) else b
-        act = torch.tanh if len(lead) != 1 else F.softplus
-        cases.append(
-            Case(
-                description=f"x with {len(lead) + 1} dimension(s), activation={act.__name__}",
-                args=(x, w, b, act),
-                expected=act(x @ w + b),
-                mistakes=lambda x=x, w=w, b=b, act=act: _neuron_mistakes(x, w, b, act),
-            )
-        )
-    run_cases("neuron", neuron, cases, names=("x", "w", "b", "activation"))
-
-
-def judge_count(got: Any, case: Case) -> Verdict | None:
-    """Judge a function that must return an exact ``int``."""
-    if isinstance(got, bool) or not isinstance(got, Integral):
-        return Verdict(f"should return an int, but returned {shown(got)} ({type_name(got)}).")
-    if got == case.expected:
-        return None
-    return Verdict(
-        f"returned {shown(got)}; expected {case.expected}.",
-        diagnose=True,
-        evidence=f"got {shown(got)}, expected {case.expected}.",
-    )
 
 
 def judge_int(got: Any, case: Case) -> Verdict | None:
@@ -154,50 +94,7 @@ def judge_int(got: Any, case: Case) -> Verdict | None:
     )
 
 
-DENSE_COUNT_BIAS_PER_INPUT = "each output unit has one bias: add out_features, not in_features."
-DENSE_COUNT_NO_BIAS = "don't forget the biases: one per output unit."
-DENSE_COUNT_ADDED = "every input connects to every output: in × out weights."
 COUNT_BIAS_FALSE = "with bias=False there are no biases to count."
-
-
-def _dense_count_mistakes(d_in: int, d_out: int, bias: bool) -> list[Mistake]:
-    weights = d_in * d_out
-    if not bias:
-        return [Mistake(COUNT_BIAS_FALSE, weights + d_out)]
-    return [
-        Mistake(DENSE_COUNT_BIAS_PER_INPUT, weights + d_in),
-        Mistake(DENSE_COUNT_NO_BIAS, weights),
-        Mistake(DENSE_COUNT_ADDED, d_in + d_out + d_out),
-    ]
-
-
-def check_dense_param_count(dense_param_count: Callable, seed: int | None = None) -> None:
-    """Check ``dense_param_count(in_features, out_features, bias=True)`` = ``in*out (+ out)``."""
-    g = generator(seed, 3)
-    random_sizes = [
-        tuple(int(v) for v in torch.randint(2, 500, (2,), generator=g)) for _ in range(3)
-    ]
-    settings = [(3072, 1, None), (4, 3, True)] + [
-        (d_in, d_out, bias)
-        for (d_in, d_out), bias in zip(random_sizes, [True, False, True], strict=True)
-    ]
-    cases = [
-        Case(
-            description=f"{d_in} inputs, {d_out} outputs, bias={bias is not False}",
-            args=(d_in, d_out),
-            kwargs={} if bias is None else {"bias": bias},
-            expected=d_in * d_out + (0 if bias is False else d_out),
-            mistakes=lambda i=d_in, o=d_out, b=bias: _dense_count_mistakes(i, o, b is not False),
-        )
-        for d_in, d_out, bias in settings
-    ]
-    run_cases(
-        "dense_param_count",
-        dense_param_count,
-        cases,
-        names=("in_features", "out_features"),
-        judge=judge_count,
-    )
 
 
 # ------------------------------------------------------------- products of mismatched shapes

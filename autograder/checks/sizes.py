@@ -8,7 +8,6 @@ from typing import Any
 import torch
 
 from ._cases import (
-    NOT_IMPLEMENTED,
     Case,
     Finding,
     Judged,
@@ -18,15 +17,13 @@ from ._cases import (
     Verdict,
     pair,
     report,
-    run_cases,
     score_cases,
 )
 from ._experiments import Ingredient, ingredients
-from ._report import fail, report_pass
 from ._score import PartResult, Score
 from ._seeds import generator
-from ._student import invoke, type_name
-from .dense import COUNT_BIAS_FALSE, judge_count, judge_int, shown
+from ._student import type_name
+from .dense import COUNT_BIAS_FALSE, judge_int, shown
 
 FC_SEES_ALL = "a fully connected neuron sees every value: 32 × 32 pixels × 3 channels."
 FC_BIAS_NOT_WEIGHT = "the bias is not a weight: (weights, biases) = (32·32·3, 1)."
@@ -64,131 +61,17 @@ def _conv_count_mistakes(c_in, c_out, kernel_size, bias) -> list[Mistake]:
     return [m for m in found if m is not None]
 
 
-def check_conv_param_count(conv_param_count: Callable, seed: int | None = None) -> None:
-    """Check ``conv_param_count(in_channels, out_channels, kernel_size, bias=True)``
-    = ``C_out*C_in*K_h*K_w (+ C_out)``; ``kernel_size`` an int or a pair."""
-    g = generator(seed, 13)
-    settings = [(3, 1, 5, None), (3, 6, 5, True), (16, 32, (3, 5), True), (8, 4, 3, False)]
-    for _ in range(3 if seed is not None else 0):
-        c_in, c_out = (int(v) for v in torch.randint(1, 65, (2,), generator=g))
-        k_h, k_w = (int(v) for v in torch.randint(1, 8, (2,), generator=g))
-        settings.append((c_in, c_out, (k_h, k_w), bool(torch.rand(1, generator=g) < 0.7)))
-    cases = []
-    for c_in, c_out, k, bias in settings:
-        k_h, k_w = pair(k)
-        cases.append(
-            Case(
-                description=f"C_in={c_in}, C_out={c_out}, kernel_size={k}, bias={bias is not False}",
-                args=(c_in, c_out, k),
-                kwargs={} if bias is None else {"bias": bias},
-                expected=c_out * c_in * k_h * k_w + (0 if bias is False else c_out),
-                mistakes=lambda a=(c_in, c_out, k, bias is not False): _conv_count_mistakes(*a),
-            )
-        )
-    run_cases(
-        "conv_param_count",
-        conv_param_count,
-        cases,
-        names=("in_channels", "out_channels", "kernel_size"),
-        judge=judge_count,
-    )
-
-
-def expected_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) -> int:
-    """``floor((size + 2*padding - kernel) / stride) + 1``."""
-    return (size + 2 * padding - kernel) // stride + 1
-
-
 SIZE_PADDING_ONCE = "padding goes on both sides: use n + 2P, not n + P."
 SIZE_PLUS_ONE = "off by one: the formula is ⌊(n + 2P − K) / S⌋ + 1 (don't forget the + 1)."
 SIZE_PLUS_TWO = "off by one: the formula is ⌊(n + 2P − K) / S⌋ + 1."
 SIZE_ROUND_DOWN = "round down (⌊·⌋): a window that does not fit is not used."
 SIZE_STRIDE_DIVIDES = "the stride divides (n + 2P − K), before the + 1."
 SIZE_STRIDE_IGNORED = "the stride is ignored: divide (n + 2P − K) by S."
-SHOULD_RAISE = "should raise ValueError for"
 SAME_PADDING_TOTAL = "P is the padding on each side: the two sides together add K − 1."
 SAME_PADDING_ROUNDED_UP = "with stride 1, n + 2P − K + 1 = n needs P = (K − 1) / 2."
 
 
-def _output_size_mistakes(n, k, s, p) -> list[Mistake]:
-    return [
-        Mistake(SIZE_PADDING_ONCE, (n + p - k) // s + 1),
-        Mistake(SIZE_PLUS_ONE, (n + 2 * p - k) // s),
-        Mistake(SIZE_PLUS_TWO, (n + 2 * p - k) // s + 2),
-        Mistake(SIZE_ROUND_DOWN, -((n + 2 * p - k) // -s) + 1),
-        Mistake(SIZE_STRIDE_DIVIDES, (n + 2 * p - k + 1) // s),
-        Mistake(SIZE_STRIDE_IGNORED, n + 2 * p - k + 1),
-    ]
-
-
-def check_conv_output_size(conv_output_size: Callable, seed: int | None = None) -> None:
-    """Check ``conv_output_size(in_size, kernel_size, stride=1, padding=0)`` =
-    ``floor((in_size + 2*padding - kernel_size) / stride) + 1`` and its ``ValueError`` cases:
-    kernel larger than the padded input, stride < 1, padding < 0."""
-    name = "conv_output_size"
-    g = generator(seed, 17)
-    settings = [
-        (32, 5, 1, 0),
-        (32, 5, 1, 2),
-        (7, 3, 2, 0),
-        (7, 3, 3, 1),
-        (224, 11, 4, 2),
-        (5, 5, 1, 0),
-    ]
-    for _ in range(6 if seed is not None else 0):
-        k = int(torch.randint(1, 8, (1,), generator=g))
-        n = k + int(torch.randint(0, 40, (1,), generator=g))
-        s, p = (int(v) for v in torch.randint(1, 5, (2,), generator=g))
-        settings.append((n, k, s, p - 1))
-    cases = [
-        Case(
-            description=f"n={n}, K={k}, S={s}, P={p}",
-            args=(n, k),
-            kwargs={"stride": s, "padding": p},
-            expected=expected_output_size(n, k, s, p),
-            mistakes=lambda a=(n, k, s, p): _output_size_mistakes(*a),
-        )
-        for n, k, s, p in settings
-    ]
-    run_cases(
-        name,
-        conv_output_size,
-        cases,
-        names=("in_size", "kernel_size"),
-        judge=judge_count,
-        announce=False,
-    )
-    invalid = [
-        ((3, 5), {}, "a 5-wide kernel on a 3-wide input with no padding"),
-        ((3, 8), {"padding": 2}, "an 8-wide kernel on a 3-wide input padded to 7"),
-        ((8, 3), {"stride": 0}, "stride 0"),
-        ((8, 3), {"stride": -1}, "a negative stride"),
-        ((8, 3), {"padding": -1}, "negative padding"),
-    ]
-    for args, kwargs, what in invalid:
-        _expect_value_error(name, conv_output_size, args, kwargs, what)
-    report_pass(name, len(cases) + len(invalid))
-
-
-def _expect_value_error(name: str, fn: Callable, args: tuple, kwargs: dict, what: str) -> None:
-    call = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
-    outcome = invoke(fn, args, kwargs)
-    if outcome.error is None:
-        fail(
-            name,
-            f"{name}({call}) {SHOULD_RAISE} {what}, but returned {outcome.value!r}.",
-        )
-    if outcome.error.is_a("ValueError"):
-        return
-    if outcome.error.is_a("NotImplementedError"):
-        fail(name, NOT_IMPLEMENTED)
-    fail(
-        name,
-        f"{name}({call}) {SHOULD_RAISE} {what}, but raised {outcome.error.type_name}.",
-    )
-
-
-# ------------------------------------------------------------------- the partial-credit checks
+# ------------------------------------------------------------------------ conv_output_shape
 
 SHOULD_RAISE_VALUE_ERROR = "should raise ValueError"
 
