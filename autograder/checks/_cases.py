@@ -662,11 +662,18 @@ def _where(number: int, cases: list[Case], names: tuple[str, ...]) -> str:
 class Part:
     """A weighted group of a check's cases, named for the student (``"stride"``); it passes
     when every case in it passes. ``hidden``: its cases come from the hidden tests' seed, so
-    without a seed it is not run (and reported as such)."""
+    without a seed it is not run (and reported as such). ``needs``: the name of another part
+    that must pass for this one to count (a part a degenerate function passes on its own,
+    such as raising ValueError where the answer is an error, counts only for a function that
+    also answers the valid cases)."""
 
     name: str
     points: float
     hidden: bool = False
+    needs: str = ""
+
+
+NEEDS = "counts only for a function that also gets the part “{part}” right; see that part."
 
 
 @dataclass(frozen=True)
@@ -1001,6 +1008,11 @@ def _run_parts(
     unassigned = [i for i, c in enumerate(cases) if c.part not in {p.name for p in parts}]
     if unassigned:
         raise ValueError(f"cases of no declared part: {[cases[i].part for i in unassigned]}")
+    passed = {r.name: r.passed for r in results}
+    for position, part in enumerate(parts):
+        if part.needs and results[position].passed and not passed[part.needs]:
+            message = NEEDS.format(part=part.needs)
+            results[position] = PartResult(part.name, part.points, False, message)
     if not firsts:
         return Judged(results, cases=len(cases))
     message = _message(name, runs, sorted(set(firsts)), explanation, cases, names)
@@ -1051,11 +1063,14 @@ def _message(name, runs, firsts, explanation, cases, names) -> str:
 def report(name: str, judged: Judged) -> Score:
     """Print or raise what a student sees, and return the :class:`Score`: every part that ran
     passed: one line; some passed: the points, every part and the message; none passed, or a
-    problem: ``CheckFailed`` (the message, then every part)."""
+    problem: ``CheckFailed`` (the message, then every part; the 0-point ``Score`` with it)."""
     score = Score(judged.parts, judged.message)
     ran = [p for p in judged.parts if p.passed is not None]
     if judged.problem or not any(p.passed for p in ran):
-        raise CheckFailed(f"{judged.message}\n{score.table()}")
+        # 0 points: a part that ran counts as failed (a problem ends the check whatever passed)
+        parts = [p if not p.passed else dataclasses.replace(p, passed=False) for p in score.parts]
+        score = Score(parts, judged.message)
+        raise CheckFailed(f"{judged.message}\n{score.table()}", score)
     if all(p.passed for p in ran):
         report_pass(name, judged.cases)
         return score

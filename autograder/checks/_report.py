@@ -7,8 +7,18 @@ class CheckFailed(AssertionError):
     """A check found a wrong answer. The message is written for the student.
 
     Its first line names the function and the most likely cause; the lines
-    after it give the failing case and the details.
+    after it give the failing case and the details. ``score``: the check's ``Score``
+    (0 points) with every part's result, when the check got as far as judging its parts
+    (``parts``: those results, empty otherwise), for the feedback's table.
     """
+
+    def __init__(self, message: str = "", score=None):
+        super().__init__(message)
+        self.score = score
+
+    @property
+    def parts(self) -> tuple:
+        return tuple(self.score.parts) if self.score is not None else ()
 
 
 def first_line(text: str) -> str:

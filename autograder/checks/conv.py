@@ -1431,7 +1431,9 @@ def check_conv2d_fast(conv2d_fast: Callable, seed: int | None = None) -> Score:
     loops either)."""
     name = "conv2d_fast"
     judged = _conv_judged(name, conv2d_fast, seed, 2)
-    if judged.problem:
+    if judged.problem:  # the check ends at 0, the loop rule with it
+        problem = next((p.message for p in judged.parts if p.message), "")
+        judged.parts.append(PartResult(LOOPS, 2, False, problem))
         return report(name, judged)
     simple = next(p for p in judged.parts if p.name == SIMPLE)
     looping = None

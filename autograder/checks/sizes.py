@@ -558,8 +558,9 @@ def check_conv_output_shape(conv_output_shape: Callable, seed: int | None = None
     stride is below 1 or the padding negative.
 
     2 points: stride 1 and no padding; stride; padding (a kernel larger than the input that
-    the padding makes fit included); pairs; the ValueErrors; with a ``seed``, hidden random
-    layers.
+    the padding makes fit included); pairs; the ValueErrors (counted only when stride 1 and
+    no padding is right: a function that always raises earns nothing); with a ``seed``,
+    hidden random layers.
     """
     cases = [
         _shape_case(BASIC, (2, 3, 7, 6), (4, 3, 3, 2)),
@@ -585,7 +586,7 @@ def check_conv_output_shape(conv_output_shape: Callable, seed: int | None = None
             Part(STRIDE, 0.25),
             Part(PADDING, 0.25),
             Part(PAIRS, 0.25),
-            Part(INVALID, 0.5),
+            Part(INVALID, 0.5, needs=BASIC),
             Part(HIDDEN, 0.5, hidden=True),
         ],
         names=("x_shape", "weight_shape"),
@@ -914,7 +915,8 @@ def check_same_padding(same_padding: Callable, seed: int | None = None) -> Score
     """Check ``same_padding(kernel_size)``: the padding that keeps the size at stride 1,
     ``(kernel_size - 1) // 2`` for an odd kernel, and a ``ValueError`` for an even one.
 
-    1 point: odd kernels; even kernels; with a ``seed``, hidden random kernels.
+    1 point: odd kernels; even kernels (counted only when the odd ones are right: a function
+    that always raises earns nothing); with a ``seed``, hidden random kernels.
     """
     why = "an even kernel (no integer padding keeps the size)"
     cases = [
@@ -952,7 +954,7 @@ def check_same_padding(same_padding: Callable, seed: int | None = None) -> Score
         "same_padding",
         same_padding,
         cases,
-        parts=[Part(ODD, 0.5), Part(EVEN, 0.25), Part(HIDDEN, 0.25, hidden=True)],
+        parts=[Part(ODD, 0.5), Part(EVEN, 0.25, needs=ODD), Part(HIDDEN, 0.25, hidden=True)],
         names=("kernel_size",),
         judge=_int_or_error,
         experiments=[confirmed_replays(), _other_error],
