@@ -1,6 +1,8 @@
-"""Helpers for the notebook tests: read the source notebooks, assemble submissions, and
-grade them with nbgrader's own autograde into a throw-away course folder."""
+"""Helpers for the notebook tests: read the source notebooks, assemble submissions, run a
+notebook's cells and test cells in-process, and grade submissions with nbgrader's own
+autograde into a throw-away course folder."""
 
+import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -8,6 +10,8 @@ from pathlib import Path
 import nbformat
 from nbgrader.api import Gradebook
 
+from autograder.checks import CheckFailed
+from autograder.checks._score import Score
 from autograder.release import reference
 from autograder.release.assignments import nbgrader_api
 from autograder.release.reference import grade_id
@@ -44,6 +48,43 @@ def reference_code(assignment: str) -> dict[str, str]:
 def submission(assignment: str, replace: dict[str, str] | None = None, fill: bool = True):
     """The released notebook filled with the reference, ``replace``'s cells given other code."""
     return reference.submission(SOURCES, assignment, replace, fill)
+
+
+def namespace_with(assignment: str, cell: str, code: str) -> dict:
+    """Run the notebook's code cells in order, the reference except ``cell`` replaced."""
+    namespace: dict = {}
+    reference = reference_code(assignment)
+    for nb_cell in source_notebook(assignment).cells:
+        gid = nb_cell.metadata.get("nbgrader", {}).get("grade_id")
+        if nb_cell.cell_type != "code" or nb_cell.metadata["nbgrader"].get("grade"):
+            continue
+        if gid == cell:
+            exec(code, namespace)
+        elif gid in reference:
+            exec(reference[gid], namespace)
+        elif gid == "setup":
+            exec(nb_cell.source, namespace)
+    return namespace
+
+
+def run_cell(code: str, namespace: dict) -> tuple[str | None, list[Score]]:
+    """Run a test cell statement by statement, as Jupyter would (an expression's value kept):
+    the whole text of its first failure (a ``CheckFailed``, or a ``Score`` that lost a point
+    in a part that ran: its message and table), and every ``Score`` it produced."""
+    scores: list[Score] = []
+    for node in ast.parse(code).body:
+        try:
+            if isinstance(node, ast.Expr):
+                value = eval(compile(ast.Expression(node.value), "<test cell>", "eval"), namespace)
+                if isinstance(value, Score):
+                    scores.append(value)
+                    if not value.complete:
+                        return f"{value.message}\n{value.table()}", scores
+            else:
+                exec(compile(ast.Module([node], []), "<test cell>", "exec"), namespace)
+        except CheckFailed as failure:
+            return str(failure), scores
+    return None, scores
 
 
 @dataclass

@@ -2,83 +2,35 @@
 checks in-process, loses points with its misconception's message (a check returns a partial
 ``Score`` whose message says why, or raises ``CheckFailed``); each correct one gets every
 point. Every message a check defines is reached by some wrong implementation, and no
-message says "off by one" to a mistake that is not one. Entries for a test cell the source
-notebook does not have yet (a new graded function) wait until it does."""
+message says "off by one" to a mistake that is not one. (Every entry targets a cell the
+notebook has: tests/test_release.py.)"""
 
 import ast
 import functools
 import inspect
 import types
 
-import catalogue
 import pytest
 from catalogue import CORRECT, WRONG
-from notebooks import graded_cell_code, reference_code, source_notebook
+from notebooks import (  # namespace_with: also imported from here by other tests
+    graded_cell_code,
+    namespace_with,
+    reference_code,
+    run_cell,
+    source_notebook,
+)
 
 from autograder.checks import (
-    CheckFailed,
     _experiments,
     conv,
 )
-from autograder.checks._score import Score
 
 ASSIGNMENTS = ("nn-review", "conv-layers")
-PENDING_WRONG = getattr(catalogue, "PENDING_WRONG", [])
-PENDING_CORRECT = getattr(catalogue, "PENDING_CORRECT", [])
 
 
 @functools.cache
 def cells(assignment: str) -> dict[str, str]:
     return graded_cell_code(assignment)
-
-
-def ready(entry) -> bool:
-    """Whether the source notebook has the entry's test cell (and its solution cell)."""
-    test = getattr(entry, "test", None)
-    if test is not None and test not in cells(entry.assignment):
-        return False
-    return entry.cell in reference_code(entry.assignment)
-
-
-ALL_WRONG = [w for w in WRONG + PENDING_WRONG]
-ALL_CORRECT = [c for c in CORRECT + PENDING_CORRECT]
-
-
-def namespace_with(assignment: str, cell: str, code: str) -> dict:
-    """Run the notebook's code cells in order, the reference except ``cell`` replaced."""
-    namespace: dict = {}
-    reference = reference_code(assignment)
-    for nb_cell in source_notebook(assignment).cells:
-        gid = nb_cell.metadata.get("nbgrader", {}).get("grade_id")
-        if nb_cell.cell_type != "code" or nb_cell.metadata["nbgrader"].get("grade"):
-            continue
-        if gid == cell:
-            exec(code, namespace)
-        elif gid in reference:
-            exec(reference[gid], namespace)
-        elif gid == "setup":
-            exec(nb_cell.source, namespace)
-    return namespace
-
-
-def run_cell(code: str, namespace: dict) -> tuple[str | None, list[Score]]:
-    """Run a test cell statement by statement, as Jupyter would (an expression's value kept):
-    the whole text of its first failure (a ``CheckFailed``, or a ``Score`` that lost a point
-    in a part that ran: its message and table), and every ``Score`` it produced."""
-    scores: list[Score] = []
-    for node in ast.parse(code).body:
-        try:
-            if isinstance(node, ast.Expr):
-                value = eval(compile(ast.Expression(node.value), "<test cell>", "eval"), namespace)
-                if isinstance(value, Score):
-                    scores.append(value)
-                    if not value.complete:
-                        return f"{value.message}\n{value.table()}", scores
-            else:
-                exec(compile(ast.Module([node], []), "<test cell>", "exec"), namespace)
-        except CheckFailed as failure:
-            return str(failure), scores
-    return None, scores
 
 
 def defined_names(code: str) -> set[str]:
@@ -129,7 +81,7 @@ def failure(name: str) -> str:
     that every other test cell that can use what the wrong cell defines (but its cascade)
     passes with every point; the others run exactly as with the reference (which
     test_correct_alternative_gets_every_point and the notebook tests run)."""
-    wrong = next(w for w in ALL_WRONG if w.name == name)
+    wrong = next(w for w in WRONG if w.name == name)
     namespace = namespace_with(wrong.assignment, wrong.cell, wrong.code)
     changed = defined_names(wrong.code) | defined_names(
         reference_code(wrong.assignment)[wrong.cell]
@@ -152,16 +104,12 @@ def first_failure(name: str) -> str:
     return failure(name).splitlines()[0]
 
 
-READY_WRONG = [w for w in ALL_WRONG if ready(w)]
-READY_CORRECT = [c for c in ALL_CORRECT if ready(c)]
-
-
-@pytest.mark.parametrize("wrong", READY_WRONG, ids=lambda w: w.name)
+@pytest.mark.parametrize("wrong", WRONG, ids=lambda w: w.name)
 def test_wrong_implementation_fails_only_its_cell_with_its_message(wrong):
     assert wrong.message in first_failure(wrong.name)
 
 
-@pytest.mark.parametrize("correct", READY_CORRECT, ids=lambda c: c.name)
+@pytest.mark.parametrize("correct", CORRECT, ids=lambda c: c.name)
 def test_correct_alternative_gets_every_point(correct):
     namespace = namespace_with(correct.assignment, correct.cell, correct.code)
     for code in cells(correct.assignment).values():
@@ -173,16 +121,16 @@ def test_correct_alternative_gets_every_point(correct):
 
 def test_catalogue_covers_every_graded_cell_and_many_mistakes():
     assert len(WRONG) >= 15
-    names = [entry.name for entry in ALL_WRONG + ALL_CORRECT]  # student ids in graded batches
+    names = [entry.name for entry in WRONG + CORRECT]  # student ids in graded batches
     assert len(set(names)) == len(names)
     for assignment in ASSIGNMENTS:
-        tested = {w.test for w in READY_WRONG if w.assignment == assignment}
+        tested = {w.test for w in WRONG if w.assignment == assignment}
         assert tested == set(cells(assignment)), assignment
 
 
 def test_only_an_off_by_one_is_called_off_by_one():
-    said = {w.name: "off by one" in first_failure(w.name).replace("-", " ") for w in READY_WRONG}
-    off = {w.name for w in READY_WRONG if w.off_by_one}
+    said = {w.name: "off by one" in first_failure(w.name).replace("-", " ") for w in WRONG}
+    off = {w.name for w in WRONG if w.off_by_one}
     assert {name for name, is_off in said.items() if is_off} == off
 
 
@@ -209,12 +157,9 @@ def message_constants() -> dict[str, str]:
 def test_every_message_is_reached_by_a_catalogue_mistake():
     messages = message_constants()
     assert len(messages) > 40
-    texts = [failure(w.name) for w in READY_WRONG]
-    pending = {w.test for w in ALL_WRONG if not ready(w)}
+    texts = [failure(w.name) for w in WRONG]
     unreached = sorted(
-        name
-        for name, text in messages.items()
-        if not any(said_in(text, said) for said in texts) and not _pending(name, pending)
+        name for name, text in messages.items() if not any(said_in(text, said) for said in texts)
     )
     assert not unreached
 
@@ -224,38 +169,18 @@ def said_in(text: str, said: str) -> bool:
     return text in said or (text[:1].upper() + text[1:]) in said
 
 
-def _pending(name: str, pending_tests: set[str]) -> bool:
-    """Whether a message belongs to a check whose test cell the notebook does not have yet
-    (corr2d_padded's, the new sizes and MLP checks') or to one it no longer has."""
-    waiting = {
-        "test_corr2d_padded": ("conv.CORR_",),
-    }
-    gone = {t for t in waiting if t not in cells("conv-layers")}
-    short = ".".join(name.split(".")[-2:])
-    return any(
-        short.startswith(prefix) for t in pending_tests | gone for prefix in waiting.get(t, ())
-    )
-
-
-CHECK_CELLS = {
-    "test_conv2d_naive": "check_conv2d_naive",
-    "test_conv2d_fast": "check_conv2d_fast",
-    "test_Conv2d": "check_conv2d_module",
-    "test_corr2d_padded": "check_corr2d_padded",
-}
-
-
-@pytest.mark.parametrize("test", sorted(CHECK_CELLS))
-def test_a_checks_points_are_its_test_cells_points(test):
-    """The parts' points add up to the test cell's points in the notebook."""
+@pytest.mark.parametrize(
+    ("assignment", "test"), [(a, t) for a in ASSIGNMENTS for t in graded_cell_code(a)]
+)
+def test_a_checks_points_are_its_test_cells_points(assignment, test):
+    """The parts' points add up to the test cell's points in the notebook (every test cell's
+    value is its check's Score)."""
     points = {
         c.metadata["nbgrader"]["grade_id"]: c.metadata["nbgrader"].get("points")
-        for c in source_notebook("conv-layers").cells
+        for c in source_notebook(assignment).cells
         if c.metadata.get("nbgrader", {}).get("grade")
     }
-    if test not in points:
-        pytest.skip(f"the notebook has no {test} yet")
-    namespace = namespace_with("conv-layers", "", "")
-    said, scores = run_cell(cells("conv-layers")[test], namespace)
+    namespace = namespace_with(assignment, "", "")
+    said, scores = run_cell(cells(assignment)[test], namespace)
     assert said is None and scores, said
     assert all(score.max_points == points[test] for score in scores)
