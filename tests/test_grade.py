@@ -13,23 +13,22 @@ from pathlib import Path
 import pytest
 import torch
 from catalogue import WRONG
-from grading import as_bytes, grade, read_csv, results, scores, write_batch
+from grading import as_bytes, grade, in_process_points, read_csv, results, scores, write_batch
 from nbgrader.api import Gradebook
-from notebooks import SOURCES, graded_cell_code, submission
+from notebooks import SOURCES, submission
 
 from autograder.cli import main
 
 pytestmark = pytest.mark.slow
 
 ASSIGNMENT = "conv-layers"
-WRONGS = [
-    w for w in WRONG if w.assignment == ASSIGNMENT and w.test in graded_cell_code(ASSIGNMENT)
-][:4]
+WRONGS = [w for w in WRONG if w.assignment == ASSIGNMENT][:4]
 
 
 def expected_batch() -> tuple[dict, dict[str, dict[str, float] | None]]:
     """Students and their expected points per cell (None: every cell 0, status error; a
-    cell's None: fewer than its points, partial credit allowed)."""
+    cell's None: a wrong entry's own test cell or its cascade, whose points are what the
+    checks' own Score gives that code in-process: see ``check_against_expected``)."""
     reference = submission(ASSIGNMENT)
     full = {
         c.metadata.nbgrader["grade_id"]: float(c.metadata.nbgrader["points"])
@@ -41,11 +40,15 @@ def expected_batch() -> tuple[dict, dict[str, dict[str, float] | None]]:
     for number, wrong in enumerate(WRONGS):
         name = f"w{number}"
         students[name] = submission(ASSIGNMENT, {wrong.cell: wrong.code})
-        expected[name] = {g: (None if g == wrong.test else p) for g, p in full.items()}
+        lost = {wrong.test, *wrong.cascade}
+        expected[name] = {g: (None if g in lost else p) for g, p in full.items()}
     return students, expected
 
 
 def check_against_expected(course: Path, graded, expected, ids: dict[str, str]):
+    """Each cell's points as expected; a wrong entry's own cell and cascade get exactly the
+    points its checks' Score gives in-process (for that student: hidden cases are keyed by
+    the course secret, the student and the cell), and its own cell loses some."""
     for name, want in expected.items():
         student = ids[name]
         got = graded[student]
@@ -53,14 +56,14 @@ def check_against_expected(course: Path, graded, expected, ids: dict[str, str]):
             assert all(c.status == "error" and c.points == 0 for c in got.values()), got
             assert "not valid notebook JSON" in next(iter(got.values())).message
             continue
+        if name.startswith("w"):
+            wrong = WRONGS[int(name[1:])]
+            lost = [g for g, points in want.items() if points is None]
+            here = in_process_points(course, ASSIGNMENT, student, wrong.cell, wrong.code, lost)
+            want = want | here
+            assert got[wrong.test].points < got[wrong.test].max_points, (name, got[wrong.test])
         for gid, points in want.items():
-            wrong = WRONGS[int(name[1:])] if name.startswith("w") else None
-            if wrong is not None and gid in wrong.cascade:
-                continue
-            if points is None:
-                assert got[gid].points < got[gid].max_points, (name, gid, got[gid])
-            else:
-                assert got[gid].points == points, (name, gid, got[gid])
+            assert got[gid].points == points, (name, gid, got[gid])
     grades = {row["student_id"]: row for row in read_csv(course / "grades.csv")}
     cells = read_csv(course / "cells.csv")
     with Gradebook(f"sqlite:///{course}/gradebook.db") as gradebook:
@@ -97,7 +100,13 @@ def test_folder_batch_gets_exactly_the_expected_scores(tmp_path):
     (tmp_path / "submitted/ref/conv-layers/conv-layers.ipynb").write_bytes(as_bytes(changed))
     third, graded = grade(tmp_path / "course", ASSIGNMENT, tmp_path / "submitted")
     assert (third.graded, third.unchanged) == (1, len(students) - 1)
-    assert graded["ref"][WRONGS[1].test].points == 0
+    wrong = WRONGS[1]
+    here = in_process_points(
+        tmp_path / "course", ASSIGNMENT, "ref", wrong.cell, wrong.code, [wrong.test]
+    )
+    assert (
+        graded["ref"][wrong.test].points == here[wrong.test] < graded["ref"][wrong.test].max_points
+    )
     assert list((tmp_path / "course/history/ref/conv-layers").glob("*.ipynb")), "old version kept"
 
     from_course, _ = grade(tmp_path / "course", ASSIGNMENT, tmp_path / "course")
