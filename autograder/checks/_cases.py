@@ -511,19 +511,27 @@ def _standing(mistake: Mistake, others: list[Ran]) -> int:
     return level
 
 
-def _may_name(mistake: Mistake, level: int, others: list[Ran]) -> bool:
-    """A tentative mistake (a wrong size with the right values, which a slip elsewhere gives
-    too) is named only when every other case agrees with it and another wrong answer fits
-    it as well; a catch-all always may be."""
-    if not mistake.tentative or mistake.fallback:
-        return True
-    if level != 2:
-        return False
+def _confirmed_by_another(mistake: Mistake, others: list[Ran]) -> bool:
+    """Whether another wrong answer is what ``mistake`` gives on its case too."""
     for ran in others:
         variant = next((m for m in ran.mistakes() if m.key == mistake.key), None)
         if variant is not None and ran.verdict is not None and variant.fits(ran.value):
             return True
     return False
+
+
+def _may_name(mistake: Mistake, level: int, others: list[Ran]) -> bool:
+    """A catch-all may always be named. A tentative mistake (a wrong size with the right
+    values, which a slip elsewhere gives too) only when every other case agrees with it and
+    another wrong answer fits it as well. Any other mistake that another wrong answer
+    contradicts (level 1: that case went wrong otherwise) only when a further wrong answer
+    confirms it, as :func:`.sizes.confirmed_replays` asks of a count: one matching answer
+    among wrong ones that disagree may be a coincidence."""
+    if mistake.fallback:
+        return True
+    if mistake.tentative:
+        return level == 2 and _confirmed_by_another(mistake, others)
+    return level == 2 or _confirmed_by_another(mistake, others)
 
 
 def diagnose(runs: list[Ran], index: int) -> str | None:
@@ -804,12 +812,16 @@ def _findings(lab: Lab, index: int, experiments: Sequence[Experiment]) -> list[F
     ``about``, and at most two in all. Experiments run in the order given (cheap ones that
     only read the answer first, those that call the student's function later); once one has
     located the fault by a call (strength 1 or more), or two have found something, the rest
-    are not run. What was found so far is in ``lab.notes[("found", index)]``."""
+    are not run. An experiment that raises (on an answer it was not made for) finds nothing.
+    What was found so far is in ``lab.notes[("found", index)]``."""
     found: list[Finding] = lab.notes.setdefault(("found", index), [])
     for experiment in experiments:
         if len(found) >= 2 or any(f.strength >= 1 for f in found):
             break  # located: the later (costlier) experiments are not needed
-        result = experiment(lab, index)
+        try:
+            result = experiment(lab, index)
+        except Exception:  # an answer it was not made for: an experiment that fails says nothing
+            continue
         if result is None:
             continue
         found += [result] if isinstance(result, Finding) else list(result)
@@ -986,7 +998,10 @@ def _run_parts(
 
     def explanation(index: int) -> Explanation:
         if index not in explanations:
-            found = explain_case(lab, index, experiments, explain)
+            try:
+                found = explain_case(lab, index, experiments, explain)
+            except Exception:  # a replay or an explanation unfit for this answer: say what is wrong
+                found = None
             explanations[index] = found or generic(name, runs, index, names)
         return explanations[index]
 

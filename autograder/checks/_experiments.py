@@ -196,13 +196,16 @@ def _confirmed_elsewhere(lab: Lab, index: int, variant) -> bool:
 
 
 def _answer(lab: Lab, index: int, same_shape: bool = True) -> tuple[Any, Any] | None:
-    """``(got, expected)`` of a wrong answer that is a tensor (of the expected shape, finite,
-    of the expected dtype when ``same_shape``), else None."""
+    """``(got, expected)`` of a wrong answer that is a tensor of the expected dtype (and, with
+    ``same_shape``, of the expected shape and finite), else None: values of another dtype (a
+    True/False mask, ints) are not what the experiments fit numbers to."""
     ran = lab.runs[index]
     if not ran.answered or ran.verdict is None or not ran.verdict.diagnose:
         return None
     got, expected = ran.value, ran.case.expected
     if not isinstance(got, torch.Tensor) or not isinstance(expected, torch.Tensor):
+        return None
+    if got.dtype != expected.dtype:
         return None
     if same_shape:
         if got.shape != expected.shape or not torch.isfinite(got).all():
@@ -310,12 +313,7 @@ def scaled(
                 )
         if _fits(got, a * summed + base + d, expected):
             if abs(a) < 1e-6:
-                return Finding(
-                    f"every value of your output is the same, {float(got.flatten()[0]):.4g}, "
-                    "whatever the input's values: the output does not depend on the input.",
-                    about="factor",
-                    strength=0,
-                )
+                return _constant(lab, index, d, subject, has_base)
             if _near(a, 1.0):
                 return Finding(
                     f"every value is off by the same constant, {d:+.4g} (the same at every "
@@ -348,12 +346,43 @@ def scaled(
     return experiment
 
 
+def _constant(lab: Lab, index: int, value: float, subject: str, has_base: bool) -> Finding:
+    """Every value of the answer (less its base) is ``value``, where the right ones differ: said
+    of this case, or, when every other case answered with a tensor gives that same value
+    everywhere too (other inputs, the same constant), of every case."""
+    what = lab.runs[index].case.what
+    if not has_base:  # the output, or the part of it judged (dL/dw)
+        subject = "your output" if what == "the output" else f"your {what}"
+    here = f"every value of {subject} is the same, {value:.4g}, where the right values differ"
+    others = [r for i, r in enumerate(lab.runs) if i != index and r.answered]
+    same = 0
+    for ran in others:
+        got = ran.value
+        if not isinstance(got, torch.Tensor) or not isinstance(ran.case.expected, torch.Tensor):
+            return Finding(here + " (on this case).", about="factor", strength=0)
+        if has_base or got.numel() < 2 or got.dtype != ran.case.expected.dtype:
+            return Finding(here + " (on this case).", about="factor", strength=0)
+        if not bool((got == got.flatten()[0]).all()) or not _near(float(got.flatten()[0]), value):
+            return Finding(here + " (on this case).", about="factor", strength=0)
+        same += 1
+    if same == 0:
+        return Finding(here + " (on this case).", about="factor", strength=0)
+    return Finding(
+        f"every value of your output is {value:.4g}, on each of the {same + 1} cases, whatever "
+        "their inputs: the output does not depend on the input's values.",
+        about="factor",
+        strength=0,
+    )
+
+
 def _scale_of(ran: Ran) -> float | None:
     """The one factor between a wrong answer and the right one (less its base), if there is."""
     got, expected = ran.value, ran.case.expected
     if not isinstance(got, torch.Tensor) or not isinstance(expected, torch.Tensor):
         return None
-    if got.shape != expected.shape or not torch.isfinite(got).all():
+    if got.dtype != expected.dtype or got.shape != expected.shape:
+        return None
+    if not torch.isfinite(got).all():
         return None
     base = ran.case.base if isinstance(ran.case.base, torch.Tensor) else torch.zeros_like(expected)
     summed = expected - base.expand_as(expected)
