@@ -1,12 +1,21 @@
 """Through `autograder grade` (sandboxed, judged in the grader): the reference gets full
-marks, the released stubs get zero, each wrong implementation loses points on exactly its
-intended cell (partial credit allowed: then the parts say which failed) with its message,
-and no correct alternative loses anything. One batch per assignment."""
+marks, the released stubs get zero, each wrong implementation loses points in its intended
+cell (and nowhere but there and its cascade), its message the first line of that cell's
+message (partial credit allowed: then the parts say which failed and add up to the points),
+and no correct alternative loses anything. One batch per assignment.
+
+The batch is graded without a course secret: the hidden cases come from the test cells'
+seeds alone, the cases tests/test_catalogue_checks.py runs in-process, where each entry's
+message is proven. With a secret, the hidden cases are drawn anew for every course, and a
+diagnosis made over all the failing cases may then name a less specific cause, as true
+(tests/test_diagnosis_sweep.py; keyed cases through the sandbox: tests/test_grade.py)."""
 
 import pytest
 from catalogue import CORRECT, WRONG
 from grading import grade, write_batch
 from notebooks import graded_cell_code, submission
+
+from autograder.grading.course import Course
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +38,9 @@ def graded(request, tmp_path_factory):
     }
     root = tmp_path_factory.mktemp(f"batch-{assignment}")
     write_batch(root / "submitted", assignment, students)
-    summary, results = grade(root / "course", assignment, root / "submitted")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Course, "secret", lambda self: b"")
+        summary, results = grade(root / "course", assignment, root / "submitted")
     assert summary.graded == len(students) and not summary.problems
     return assignment, results
 
@@ -46,7 +57,7 @@ def test_reference_gets_full_marks_and_stub_gets_zero(graded):
     ), stub
 
 
-def test_each_wrong_implementation_loses_its_cell_with_its_message(graded):
+def test_each_wrong_implementation_loses_points_in_its_cell_with_its_message(graded):
     assignment, results = graded
     for wrong in (w for w in WRONG if w.assignment == assignment):
         result = results[wrong.name.replace("_", "-")]
