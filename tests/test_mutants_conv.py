@@ -1,13 +1,11 @@
 """Mistakes nobody listed, for the convolution checks: every single small change of the
 reference solutions (an operator swapped, a term dropped, a constant or loop bound changed,
-two names or two indices swapped, a statement left out, a call left out), run through the
-check a notebook's test cell calls, hidden cases included.
+two names or two indices swapped, a statement left out, a call left out: tests/mutants.py's
+``CONV`` profile), run through the check a notebook's test cell calls, hidden cases included.
 
-A small generator of our own (:func:`mutants`): the maintained tools (mutmut, cosmic-ray,
-mutatest) mutate a package's files on disk and run a test command per mutant; here a mutant
-is one function's source, run through its check in this process. A mutant that gives the
-reference's answers on a set of probes drawn apart from the checks' cases behaves like the
-reference there and is left out (an equivalent mutant); the rest must all lose points
+A mutant is one function's source, run through its check in this process. A mutant that
+gives the reference's answers on a set of probes drawn apart from the checks' cases behaves
+like the reference there and is left out (an equivalent mutant); the rest must all lose points
 (*caught*), and most must be told something specific (*located*), not the generic message.
 The test samples the mutants (a fixed draw) so that it runs in a couple of minutes, and
 prints the figures: share caught, share located, the generic remainder.
@@ -17,14 +15,12 @@ sample of them with their mutants (``python tests/test_mutants_conv.py --review 
 
 import ast
 import contextlib
-import copy
 import difflib
 import functools
 import io
 import random
 import re
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -33,8 +29,8 @@ import torch
 sys.path.insert(0, __import__("os").path.dirname(__file__))
 
 from catalogue import FAST, NAIVE  # noqa: E402
-from notebooks import reference_code  # noqa: E402
-from test_catalogue_checks import namespace_with  # noqa: E402
+from mutants import CONV, mutants  # noqa: E402
+from notebooks import namespace_with, reference_code  # noqa: E402
 
 from autograder.checks import CheckFailed, _guard, _student, conv  # noqa: E402
 
@@ -47,123 +43,6 @@ GENERIC = re.compile(
     r"the (forward )?output should be a torch.Tensor)"
 )
 SAMPLE = 120  # mutants run by the test (a fixed draw over all references)
-SWAPPED_NAMES = [
-    ("h", "w"),
-    ("k_h", "k_w"),
-    ("s_h", "s_w"),
-    ("p_h", "p_w"),
-    ("c_in", "c_out"),
-    ("i", "j"),
-    ("h_out", "w_out"),
-    ("s_row", "s_col"),
-    ("n", "c_in"),
-]
-OPERATORS = {
-    ast.Add: [ast.Sub, ast.Mult],
-    ast.Sub: [ast.Add],
-    ast.Mult: [ast.Add, ast.FloorDiv],
-    ast.FloorDiv: [ast.Mult],
-    ast.Div: [ast.Mult],
-    ast.MatMult: [ast.Mult],
-}
-
-
-def _changes(node: ast.AST, names: set[str]) -> Iterator[ast.AST]:
-    """The replacements of one node, each a mutant."""
-    if isinstance(node, ast.BinOp):
-        for other in OPERATORS.get(type(node.op), []):
-            yield ast.BinOp(node.left, other(), node.right)
-        yield node.left  # a term dropped
-        yield node.right
-    elif isinstance(node, ast.Constant) and type(node.value) is int:
-        yield ast.Constant(node.value + 1)
-        yield ast.Constant(node.value - 1)
-    elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-        for a, b in SWAPPED_NAMES:
-            if node.id in (a, b) and {a, b} <= names:
-                yield ast.Name(b if node.id == a else a, ast.Load())
-    elif isinstance(node, ast.Tuple) and len(node.elts) >= 2:  # indices, axes, shapes, pairs
-        for k in range(len(node.elts) - 1):
-            elements = list(node.elts)
-            elements[k], elements[k + 1] = elements[k + 1], elements[k]
-            yield ast.Tuple(elements, node.ctx)
-    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "range":
-        (bound,) = node.args[-1:] or [None]
-        if bound is not None:  # a loop bound off by one
-            for delta in (ast.Add(), ast.Sub()):
-                args = [*node.args[:-1], ast.BinOp(bound, delta, ast.Constant(1))]
-                yield ast.Call(node.func, args, node.keywords)
-    elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-        if node.func.attr in ("flip", "permute", "transpose", "contiguous", "T"):
-            yield node.func.value  # a call left out
-
-
-def _names(function: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(function) if isinstance(n, ast.Name)} | {
-        a.arg for a in ast.walk(function) if isinstance(a, ast.arg)
-    }
-
-
-def mutants(source: str, function: str) -> list[str]:
-    """Every single-change mutant of ``function`` in ``source`` (the rest of ``source``, e.g.
-    a class around it, kept), as source; duplicates and code that does not compile left out.
-    A statement in the function's body left out counts as a change too."""
-    tree = ast.parse(source)
-    target = next(
-        n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef) and n.name == function
-    )
-    names = _names(target)
-    original = ast.unparse(tree)
-    sites = [n for n in ast.walk(target) if n is not target]
-    found: dict[str, None] = {}
-
-    def keep(copied: ast.AST) -> None:
-        try:
-            text = ast.unparse(ast.fix_missing_locations(copied))
-            compile(text, "<mutant>", "exec")
-        except (SyntaxError, ValueError, TypeError):
-            return
-        if text != original:
-            found[text] = None
-
-    for index, site in enumerate(sites):
-        for replacement in _changes(site, names):
-            copied = copy.deepcopy(tree)
-            mine = next(
-                n for n in ast.walk(copied) if isinstance(n, ast.FunctionDef) and n.name == function
-            )
-            node = [n for n in ast.walk(mine) if n is not mine][index]
-            _replace(mine, node, replacement)
-            keep(copied)
-    for statements in [n.body for n in ast.walk(target) if hasattr(n, "body")]:
-        for statement in statements:
-            if isinstance(statement, ast.Return) or len(statements) < 2:
-                continue
-            copied = copy.deepcopy(tree)
-            mine = next(
-                n for n in ast.walk(copied) if isinstance(n, ast.FunctionDef) and n.name == function
-            )
-            twin = next(n for n in ast.walk(mine) if ast.dump(n) == ast.dump(statement))
-            for parent in ast.walk(mine):
-                body = getattr(parent, "body", None)
-                if isinstance(body, list) and any(item is twin for item in body):
-                    body.remove(twin)
-                    break
-            keep(copied)
-    return list(found)
-
-
-def _replace(tree: ast.AST, target: ast.AST, replacement: ast.AST) -> None:
-    for parent in ast.walk(tree):
-        for field, value in ast.iter_fields(parent):
-            if value is target:
-                setattr(parent, field, copy.deepcopy(replacement))
-                return
-            if isinstance(value, list):
-                for position, item in enumerate(value):
-                    if item is target:
-                        value[position] = copy.deepcopy(replacement)
-                        return
 
 
 CORR_PADDED = """
@@ -349,7 +228,7 @@ def population() -> list[tuple[str, str, str, str]]:
     return [
         (name, cell, source, mutant)
         for name, cell, source in references()
-        for mutant in mutants(source, cell)
+        for mutant in mutants(source, cell, CONV)
     ]
 
 

@@ -1,6 +1,7 @@
 """Mistakes nobody listed, for the checks of activations, dense layers, gradients, SGD,
 networks and layer sizes: every single small change of the reference solutions
-(tests/mutants.py), run through the check a test cell calls, hidden cases included.
+(tests/mutants.py's ``SCALAR`` profile), run through the check a test cell calls, hidden
+cases included.
 
 A mutant that gives the reference's answers on probes drawn apart from the checks' cases
 (other shapes, values and settings) is equivalent and left out; every other one must lose
@@ -24,8 +25,8 @@ from torch import nn
 
 sys.path.insert(0, __import__("os").path.dirname(__file__))
 
-from catalogue import CORRECT, PENDING_CORRECT  # noqa: E402
-from mutants import mutants  # noqa: E402
+from catalogue import CORRECT  # noqa: E402
+from mutants import SCALAR, mutants  # noqa: E402
 from notebooks import reference_code  # noqa: E402
 
 from autograder import checks  # noqa: E402
@@ -50,7 +51,7 @@ def pair(value):
 
 def _sources() -> dict[str, list[str]]:
     nn_review, conv_layers = reference_code("nn-review"), reference_code("conv-layers")
-    styles = {c.name: c.code for c in CORRECT + PENDING_CORRECT}
+    styles = {c.name: c.code for c in CORRECT}
     return {
         "sigmoid": [nn_review["sigmoid"], styles["sigmoid_masks"]],
         "tanh": [nn_review["tanh"], styles["tanh_where_both_sides"]],
@@ -228,7 +229,7 @@ def all_mutants() -> list[tuple[str, str, str]]:
     found, seen = [], set()
     for name, sources in _sources().items():
         for source in sources:
-            for mutant in mutants(source):
+            for mutant in mutants(source, profile=SCALAR):
                 if (name, mutant) not in seen:
                     seen.add((name, mutant))
                     found.append((name, source, mutant))
