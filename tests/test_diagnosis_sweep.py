@@ -21,8 +21,7 @@ import zlib
 import pytest
 import torch
 from catalogue import WRONG
-from notebooks import graded_cell_code
-from test_catalogue_checks import namespace_with
+from notebooks import graded_cell_code, namespace_with
 
 from autograder import checks
 from autograder.checks import CheckFailed, _guard, _student, conv
