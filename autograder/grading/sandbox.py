@@ -362,17 +362,18 @@ def _remove_cgroups(folders: list[Path]) -> None:
                 os.kill(int(pid), 9)
         except (OSError, ValueError):
             pass
+    left = list(folders)
     deadline = time.monotonic() + 2
-    while folders and time.monotonic() < deadline:
-        for folder in list(folders):
+    while left and time.monotonic() < deadline:
+        for folder in list(left):
             try:
                 folder.rmdir()
-                folders.remove(folder)
             except FileNotFoundError:
-                folders.remove(folder)
-            except OSError:
                 pass
-        if folders:
+            except OSError:
+                continue
+            left.remove(folder)
+        if left:
             time.sleep(0.01)
 
 
@@ -665,8 +666,8 @@ class Sandbox:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait()
-        _remove_cgroups(self._cgroups)
-        self._cgroups, self._cpu_account = [], None
+        folders, self._cgroups, self._cpu_account = self._cgroups, [], None
+        _remove_cgroups(folders)  # another thread may be killing it too: each its own list
         if self._scratch:
             shutil.rmtree(self._scratch, ignore_errors=True)
 
