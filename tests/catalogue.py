@@ -3007,8 +3007,3 @@ CORRECT += [
         ),
     ),
 ]
-
-# Empty: the new graded functions' entries are in WRONG and CORRECT. Kept while
-# tests/test_checks_nn.py still adds these to them.
-PENDING_WRONG: list[Wrong] = []
-PENDING_CORRECT: list[Correct] = []

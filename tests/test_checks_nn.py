@@ -13,7 +13,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from catalogue import CORRECT, PENDING_CORRECT, PENDING_WRONG, WRONG
+from catalogue import CORRECT, WRONG
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from torch import nn
@@ -34,10 +34,8 @@ CHECKS = {
     "conv_layer_cost": (checks.check_conv_layer_cost, 1),
     "same_padding": (checks.check_same_padding, 1),
 }
-WRONG_HERE = [w for w in WRONG + PENDING_WRONG if w.cell in CHECKS or w.cell == "param_constants"]
-CORRECT_HERE = [
-    c for c in CORRECT + PENDING_CORRECT if c.cell in CHECKS or c.cell == "param_constants"
-]
+WRONG_HERE = [w for w in WRONG if w.cell in CHECKS or w.cell == "param_constants"]
+CORRECT_HERE = [c for c in CORRECT if c.cell in CHECKS or c.cell == "param_constants"]
 
 
 def pair(value):
