@@ -937,101 +937,73 @@ def run_parts(
         fail(name, f"expected a function, got {describe(fn)}.")
     cases = list(cases)
     with quiet(fn):
-        return _run_parts(
-            name,
-            fn,
-            cases,
-            parts,
-            names,
-            judge,
-            normalize,
-            forbid,
-            inputs_frozen,
-            inference,
-            explain,
-            experiments,
-            budget,
-        )
-
-
-def _run_parts(
-    name,
-    fn,
-    cases,
-    parts,
-    names,
-    judge,
-    normalize,
-    forbid,
-    inputs_frozen,
-    inference,
-    explain,
-    experiments,
-    budget,
-) -> Judged:
-    options = {"forbid": forbid, "inference": inference}
-    runs: list[Ran] = []
-    for number, case in enumerate(cases, 1):
-        called = attempt(
-            fn, case.args, case.kwargs, inputs_frozen=inputs_frozen, probe=case.probe, **options
-        )
-        ran = Ran(case, called.value, called.raised, problem=called.problem, normalize=normalize)
-        if ran.answered:
-            value = ran.value if normalize is None else normalize(ran.value, case)
-            if isinstance(value, Verdict):
-                ran.verdict = value
-            else:
-                ran.value, ran.verdict = value, judge(value, case)
-        runs.append(ran)
-        if ran.problem is not None:
-            where = "" if ran.problem == NOT_IMPLEMENTED else _where(number, cases, names)
-            message = "\n".join(
-                [f"{name}: {ran.problem}"] + ["  " + line for line in where.splitlines()]
+        options = {"forbid": forbid, "inference": inference}
+        runs: list[Ran] = []
+        for number, case in enumerate(cases, 1):
+            called = attempt(
+                fn, case.args, case.kwargs, inputs_frozen=inputs_frozen, probe=case.probe, **options
             )
-            results = [
-                PartResult(p.name, p.points, None if _empty_part(p, cases) else False, ran.problem)
-                for p in parts
-            ]
-            return Judged(results, message, problem=True, cases=len(cases))
-    lab = Lab(fn, runs, options=options, judge=judge, normalize=normalize, budget=budget)
-    explanations: dict[int, Explanation] = {}
+            ran = Ran(
+                case, called.value, called.raised, problem=called.problem, normalize=normalize
+            )
+            if ran.answered:
+                value = ran.value if normalize is None else normalize(ran.value, case)
+                if isinstance(value, Verdict):
+                    ran.verdict = value
+                else:
+                    ran.value, ran.verdict = value, judge(value, case)
+            runs.append(ran)
+            if ran.problem is not None:
+                where = "" if ran.problem == NOT_IMPLEMENTED else _where(number, cases, names)
+                message = "\n".join(
+                    [f"{name}: {ran.problem}"] + ["  " + line for line in where.splitlines()]
+                )
+                results = [
+                    PartResult(
+                        p.name, p.points, None if _empty_part(p, cases) else False, ran.problem
+                    )
+                    for p in parts
+                ]
+                return Judged(results, message, problem=True, cases=len(cases))
+        lab = Lab(fn, runs, options=options, judge=judge, normalize=normalize, budget=budget)
+        explanations: dict[int, Explanation] = {}
 
-    def explanation(index: int) -> Explanation:
-        if index not in explanations:
-            try:
-                found = explain_case(lab, index, experiments, explain)
-            except Exception:  # a replay or an explanation unfit for this answer: say what is wrong
-                found = None
-            explanations[index] = found or generic(name, runs, index, names)
-        return explanations[index]
+        def explanation(index: int) -> Explanation:
+            if index not in explanations:
+                try:
+                    found = explain_case(lab, index, experiments, explain)
+                except Exception:  # a replay or explanation unfit for the answer: say what is wrong
+                    found = None
+                explanations[index] = found or generic(name, runs, index, names)
+            return explanations[index]
 
-    results = []
-    firsts = []  # the first failing case of each failing part
-    for part in parts:
-        mine = [i for i, c in enumerate(cases) if c.part == part.name]
-        if not mine:
-            results.append(PartResult(part.name, part.points, None))
-            continue
-        failing = [i for i in mine if runs[i].wrong]
-        if not failing:
-            results.append(PartResult(part.name, part.points, True))
-            continue
-        # the first failing case whose failure is explained (of the first few), else the first
-        chosen = next((i for i in failing[:3] if explanation(i).specific), failing[0])
-        firsts.append(chosen)
-        results.append(PartResult(part.name, part.points, False, explanation(chosen).summary))
-    unassigned = [i for i, c in enumerate(cases) if c.part not in {p.name for p in parts}]
-    if unassigned:
-        raise ValueError(f"cases of no declared part: {[cases[i].part for i in unassigned]}")
-    passed = {r.name: r.passed for r in results}
-    for position, part in enumerate(parts):
-        if part.needs and results[position].passed and not passed[part.needs]:
-            message = NEEDS.format(part=part.needs)
-            results[position] = PartResult(part.name, part.points, False, message)
-    if not firsts:
-        return Judged(results, cases=len(cases))
-    message = _message(name, runs, sorted(set(firsts)), explanation, cases, names)
-    return Judged(results, message, cases=len(cases))
+        results = []
+        firsts = []  # the first failing case of each failing part
+        for part in parts:
+            mine = [i for i, c in enumerate(cases) if c.part == part.name]
+            if not mine:
+                results.append(PartResult(part.name, part.points, None))
+                continue
+            failing = [i for i in mine if runs[i].wrong]
+            if not failing:
+                results.append(PartResult(part.name, part.points, True))
+                continue
+            # the first failing case whose failure is explained (of the first few), else the first
+            chosen = next((i for i in failing[:3] if explanation(i).specific), failing[0])
+            firsts.append(chosen)
+            results.append(PartResult(part.name, part.points, False, explanation(chosen).summary))
+        unassigned = [i for i, c in enumerate(cases) if c.part not in {p.name for p in parts}]
+        if unassigned:
+            raise ValueError(f"cases of no declared part: {[cases[i].part for i in unassigned]}")
+        passed = {r.name: r.passed for r in results}
+        for position, part in enumerate(parts):
+            if part.needs and results[position].passed and not passed[part.needs]:
+                message = NEEDS.format(part=part.needs)
+                results[position] = PartResult(part.name, part.points, False, message)
+        if not firsts:
+            return Judged(results, cases=len(cases))
+        message = _message(name, runs, sorted(set(firsts)), explanation, cases, names)
+        return Judged(results, message, cases=len(cases))
 
 
 def _empty_part(part: Part, cases: list[Case]) -> bool:
