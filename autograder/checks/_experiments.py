@@ -34,7 +34,7 @@ from typing import Any
 
 import torch
 
-from ._cases import Finding, Lab, Ran, tolerance
+from ._cases import Case, Finding, Lab, Ran, tolerance
 
 
 @dataclass(frozen=True)
@@ -213,6 +213,13 @@ def _answer(lab: Lab, index: int, same_shape: bool = True) -> tuple[Any, Any] | 
     return got, expected
 
 
+def _base(case: Case, expected: torch.Tensor) -> torch.Tensor:
+    """The case's ``base`` (the bias in the sum) broadcast to the shape of ``expected``;
+    zeros when the case has none."""
+    base = case.base if isinstance(case.base, torch.Tensor) else torch.zeros_like(expected)
+    return base.expand_as(expected)
+
+
 RESHAPED_SQUEEZED = (
     "the values are right and in the right order, but axes of size 1 are missing from the "
     "output's shape (a squeeze(), or indexing with [0], drops them): keep every axis, "
@@ -289,9 +296,7 @@ def scaled(
         if found is None:
             return None
         got, expected = found
-        case = lab.runs[index].case
-        base = case.base if isinstance(case.base, torch.Tensor) else torch.zeros_like(expected)
-        base = base.expand_as(expected)
+        base = _base(lab.runs[index].case, expected)
         summed = expected - base
         if summed.numel() < 4 or float(summed.abs().max()) == 0:
             return None
@@ -384,8 +389,8 @@ def _scale_of(ran: Ran) -> float | None:
         return None
     if not torch.isfinite(got).all():
         return None
-    base = ran.case.base if isinstance(ran.case.base, torch.Tensor) else torch.zeros_like(expected)
-    summed = expected - base.expand_as(expected)
+    base = _base(ran.case, expected)
+    summed = expected - base
     if summed.numel() < 4 or float(summed.abs().max()) == 0:
         return None
     a, _ = _fit(got - base, summed)
@@ -463,9 +468,7 @@ def running_total(lab: Lab, index: int) -> Finding | None:
     if found is None:
         return None
     got, expected = found
-    case = lab.runs[index].case
-    base = case.base if isinstance(case.base, torch.Tensor) else torch.zeros_like(expected)
-    base = base.expand_as(expected)
+    base = _base(lab.runs[index].case, expected)
     if expected.ndim < 2 or expected.shape[-1] * expected.shape[-2] < 2:
         return None
     for values, offset in ((expected - base, base), (expected, torch.zeros_like(expected))):
