@@ -220,6 +220,12 @@ DENSE_FIRST_ROW = (
     "activation(x[n] @ W.T + b)."
 )
 DENSE_PRODUCT = "For x (N, D_in) and W (D_out, D_in), x @ W.T is (N, D_out); then add b (D_out,)."
+FLOAT64 = Ingredient(
+    "float64",
+    "the inputs are float64",
+    "they are float32",
+    "a tensor created inside without a dtype is float32: give it dtype=x.dtype.",
+)
 DENSE_INGREDIENTS = [
     Ingredient(
         "N=1",
@@ -227,12 +233,7 @@ DENSE_INGREDIENTS = [
         "N > 1",
         "keep the batch axis of size 1: x is (1, D_in) and the answer (1, D_out) (no squeeze()).",
     ),
-    Ingredient(
-        "float64",
-        "the inputs are float64",
-        "they are float32",
-        "a tensor created inside without a dtype is float32: give it dtype=x.dtype.",
-    ),
+    FLOAT64,
     Ingredient(
         "transposed",
         "x and W are transposed views (not contiguous in memory)",
@@ -545,12 +546,7 @@ GRADIENT_INGREDIENTS = [
         "N > 1",
         "keep the batch axis of size 1 (no squeeze()), and sum over it as over any batch.",
     ),
-    Ingredient(
-        "float64",
-        "the inputs are float64",
-        "they are float32",
-        "a tensor created inside without a dtype is float32: give it dtype=x.dtype.",
-    ),
+    FLOAT64,
 ]
 
 

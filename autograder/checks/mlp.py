@@ -25,7 +25,7 @@ from ._experiments import Ingredient, ingredients, regions, reshaped, scaled
 from ._score import Score
 from ._seeds import generator
 from .activations import judge_open, probe_transposed
-from .dense import ACTIVATIONS, COUNT_BIAS_FALSE, judge_int, mismatched_product
+from .dense import ACTIVATIONS, COUNT_BIAS_FALSE, FLOAT64, judge_int, mismatched_product
 from .sizes import Counted, confirmed_replays
 
 MLP_ACT_LAST = (
@@ -75,12 +75,7 @@ MLP_INGREDIENTS = [
         "N > 1",
         "keep the batch axis of size 1: x is (1, D_0) and the answer (1, D_L) (no squeeze()).",
     ),
-    Ingredient(
-        "float64",
-        "the inputs are float64",
-        "they are float32",
-        "a tensor created inside without a dtype is float32: give it dtype=x.dtype.",
-    ),
+    FLOAT64,
     Ingredient(
         "transposed",
         "x and the weights are transposed views (not contiguous in memory)",
