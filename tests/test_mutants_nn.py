@@ -264,12 +264,7 @@ def test_a_sample_of_mutants_is_caught_and_mostly_located():
     judged = len(sample) - len(kinds["equivalent"])
     caught = judged - len(kinds["not caught"])
     located = len(kinds["located"])
-    running = [
-        kind
-        for kind in ("generic", "located")
-        for name, mutant, _ in kinds[kind]
-        if not raises_everywhere(name, mutant)
-    ]
+    running = not_raising_everywhere(kinds)
     print(
         f"\n{len(sample)} mutants: {judged} not equivalent, {caught} caught, {located} located; "
         f"of the {len(running)} that do not raise on every input, "
@@ -287,6 +282,17 @@ def raises_everywhere(name: str, code: str) -> bool:
     return all(isinstance(a, tuple) and a[:1] == ("raised",) for a in answers)
 
 
+def not_raising_everywhere(kinds: dict[str, list]) -> list[str]:
+    """The kind ("generic" or "located") of each caught mutant that does not raise on every
+    probe input."""
+    return [
+        kind
+        for kind in ("generic", "located")
+        for name, mutant, _ in kinds[kind]
+        if not raises_everywhere(name, mutant)
+    ]
+
+
 def main(arguments: list[str]) -> None:
     kinds = classify(all_mutants())
     judged = sum(len(v) for k, v in kinds.items() if k != "equivalent")
@@ -297,12 +303,7 @@ def main(arguments: list[str]) -> None:
         f"located {len(kinds['located'])} ({len(kinds['located']) / max(caught, 1):.0%} of caught), "
         f"generic {len(kinds['generic'])}"
     )
-    running = [
-        kind
-        for kind in ("generic", "located")
-        for name, mutant, _ in kinds[kind]
-        if not raises_everywhere(name, mutant)
-    ]
+    running = not_raising_everywhere(kinds)
     print(
         f"of the {len(running)} caught that do not raise on every input: "
         f"{running.count('located')} located ({running.count('located') / max(len(running), 1):.0%})"
