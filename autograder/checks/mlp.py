@@ -181,35 +181,20 @@ def _case(part, n, sizes, act, g, device, dtype=torch.float32, transposed=False)
     features |= {"float64"} if dtype == torch.float64 else set()
     features |= {"transposed"} if transposed else set()
 
+    def variant(key: str, args: tuple, description: str) -> Variant:
+        """Without ingredient ``key``: the network on ``args``, its answer the reference's."""
+        return Variant(key, args, {}, forward(*args), description)
+
     def variants() -> list[Variant]:
         found = []
         if len(layers) > 1:
-            first = layers[:1]
-            found.append(
-                Variant(
-                    "several layers",
-                    (x, first, act),
-                    {},
-                    forward(x, first, act),
-                    "only the first layer",
-                )
-            )
+            found.append(variant("several layers", (x, layers[:1], act), "only the first layer"))
         if n == 1:
             x2 = torch.cat([x, x])
-            found.append(
-                Variant(
-                    "N=1",
-                    (x2, layers, act),
-                    {},
-                    forward(x2, layers, act),
-                    "the example twice (N = 2)",
-                )
-            )
+            found.append(variant("N=1", (x2, layers, act), "the example twice (N = 2)"))
         if dtype == torch.float64:
             x32, l32 = x.float(), [(W.float(), b.float()) for W, b in layers]
-            found.append(
-                Variant("float64", (x32, l32, act), {}, forward(x32, l32, act), "float32 inputs")
-            )
+            found.append(variant("float64", (x32, l32, act), "float32 inputs"))
         if transposed:
             found.append(Variant("transposed", (x, layers, act), {}, expected, "contiguous inputs"))
         return found
