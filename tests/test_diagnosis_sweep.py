@@ -61,17 +61,18 @@ ALSO_TRUE = {
         "right with the input padded with zeros beforehand",
     ],
     "naive_padded_twice": ["right with the input padded with zeros beforehand"],
-    "corr_padded_after_correlation": ["right with the image padded with zeros beforehand"],
+    # padding on one side only, or an output sized for that: wrong exactly where there is padding
+    "corr_padded_one_side": ["whenever there is padding"],
+    "corr_padded_size_from_one_side": ["whenever there is padding"],
+    "corr_padded_after_correlation": [
+        "whenever there is padding",
+        "right with the image padded with zeros beforehand",
+    ],
 }
 
-# Entries some seeds cannot catch: their mistake shows only on some settings (a float64
-# case, a case with bias=None, with (h, w) pairs, ...), and a seed may draw none.
-MAY_PASS = {
-    "naive_float32_output",
-    "naive_bias_always_added",
-    "naive_ints_only",
-    "fast_pad_order",
-}
+# Entries some seeds could not catch before every draw had a case of each role (a float64
+# case, one with bias=None, (h, w) pairs, ...): none now.
+MAY_PASS: set[str] = set()
 
 # Entries whose message comes from the guard: run with it, on one seed.
 GUARDED = {

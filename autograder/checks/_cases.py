@@ -673,7 +673,8 @@ class Part:
     without a seed it is not run (and reported as such). ``needs``: the name of another part
     that must pass for this one to count (a part a degenerate function passes on its own,
     such as raising ValueError where the answer is an error, counts only for a function that
-    also answers the valid cases)."""
+    also answers the valid cases). A hidden part counts only when every visible part passes
+    (:data:`HIDDEN_NEEDS`)."""
 
     name: str
     points: float
@@ -682,6 +683,13 @@ class Part:
 
 
 NEEDS = "counts only for a function that also gets the part “{part}” right; see that part."
+# The hidden cases test what the visible parts test, on other numbers: a function wrong on a
+# visible part is wrong on them too, and one that a draw happened to suit earns nothing more
+# than another student with another draw.
+HIDDEN_NEEDS = (
+    "the hidden cases count only when every visible part is right (they test the same things "
+    "on other numbers); see the parts above."
+)
 
 
 @dataclass(frozen=True)
@@ -996,10 +1004,15 @@ def run_parts(
         if unassigned:
             raise ValueError(f"cases of no declared part: {[cases[i].part for i in unassigned]}")
         passed = {r.name: r.passed for r in results}
+        hidden = {p.name for p in parts if p.hidden}
         for position, part in enumerate(parts):
             if part.needs and results[position].passed and not passed[part.needs]:
                 message = NEEDS.format(part=part.needs)
                 results[position] = PartResult(part.name, part.points, False, message)
+        visible_right = all(r.passed is not False for r in results if r.name not in hidden)
+        for position, part in enumerate(parts):
+            if part.hidden and results[position].passed and not visible_right:
+                results[position] = PartResult(part.name, part.points, False, HIDDEN_NEEDS)
         if not firsts:
             return Judged(results, cases=len(cases))
         message = _message(name, runs, sorted(set(firsts)), explanation, cases, names)

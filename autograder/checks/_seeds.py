@@ -11,8 +11,9 @@ and the instructor, who holds the secret, gets the same cases again.
 import contextvars
 import hashlib
 import hmac
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 
@@ -34,6 +35,61 @@ def case_seed(seed: int | None, default: int) -> int:
 def generator(seed: int | None, default: int) -> torch.Generator:
     """A generator for one check (never the global one, which a student's code can set)."""
     return torch.Generator().manual_seed(case_seed(seed, default))
+
+
+def integers(seed: int | None, default: int) -> Callable[[int, int], int]:
+    """``draw(low, high)``: a random int in ``[low, high]``, both included, from
+    :func:`generator`'s numbers for this ``seed``."""
+    g = generator(seed, default)
+    return lambda low, high: int(torch.randint(low, high + 1, (1,), generator=g))
+
+
+def unequal(draw: Callable[[int, int], int], least: int, most: int, wide: bool) -> tuple[int, int]:
+    """``(h, w)``: two different ints in ``[least, most]`` from ``draw``, the larger on the w
+    axis when ``wide``, else on the h axis."""
+    small = draw(least, most - 1)
+    large = draw(small + 1, most)
+    return (small, large) if wide else (large, small)
+
+
+@dataclass(frozen=True)
+class Oriented:
+    """A layer's two axes, ``(h, w)`` each: input size, kernel, stride, padding."""
+
+    size: tuple[int, int]
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+
+
+def oriented(
+    draw: Callable[[int, int], int], wide: bool, kernel: int, stride: int, padding: int, extra: int
+) -> Oriented:
+    """A random layer whose every w quantity (input size, kernel ``1..kernel``, stride
+    ``1..stride`` unless ``stride`` is 1, padding ``0..padding``) is larger than its h counterpart when ``wide``, and
+    smaller otherwise: hidden cases of both orientations make a mistake that takes one axis's
+    number for the other's show, whichever way it errs. The windows end exactly at the far
+    edge of the padded input on both axes (every padded row and column is read, so padding
+    or a size wrong on the far side shows); ``extra`` more windows at most per axis."""
+    k = unequal(draw, 1, kernel, wide)
+    s = unequal(draw, 1, stride, wide) if stride > 1 else (1, 1)
+    p = unequal(draw, 0, padding, wide)
+    sizes = []
+    for k_a, s_a, p_a in zip(k, s, p, strict=True):
+        base = k_a - 2 * p_a  # the smallest size with one window, if it is at least 1
+        fewest = max(0, -(-(1 - base) // s_a))  # windows beyond the first that make it >= 1
+        sizes.append(base + s_a * (fewest + draw(0, extra)))
+    small, large = (0, 1) if wide else (1, 0)
+    while sizes[large] <= sizes[small]:
+        sizes[large] += s[large]
+    return Oriented(tuple(sizes), k, s, p)
+
+
+def off_grid(size: int, kernel: int, stride: int, padding: int) -> int:
+    """``size``, or one more where the last window would end exactly at the far edge of the
+    padded input: with a stride above 1 the division then leaves a remainder, so a rounding
+    the wrong way shows."""
+    return size + 1 if (size + 2 * padding - kernel) % stride == 0 else size
 
 
 @contextmanager

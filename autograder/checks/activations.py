@@ -366,22 +366,30 @@ def _parts(act: Activation) -> list[Part]:
 
 
 def _hidden_cases(act: Activation, seed: int, device: torch.device) -> list[Case]:
-    """Random shapes, scales, dtypes and layouts."""
+    """Random shapes, scales, dtypes and layouts. The first case's values lie in [-3, 3), at
+    least one in each unit interval there (where the visible small values are: a mistake
+    that shows on them shows on it, whatever the draw); the others are of scale 30 to 3000."""
     g = generator(seed, 4321)
     cases = []
     for number in range(4):
         ndim = int(torch.randint(1, 4, (1,), generator=g))
         shape = tuple(int(s) for s in torch.randint(2, 6, (ndim,), generator=g))
         dtype = torch.float64 if number % 2 else torch.float32
-        scale = [3.0, 30.0, 300.0, 3000.0][number]
-        x = scale * torch.randn(shape, generator=g, dtype=dtype)
         dims = ", ".join(str(s) for s in shape)
         kind = "" if dtype == torch.float32 else ", dtype=torch.float64"
-        code = f"{scale:g} * torch.randn({dims}{kind})"
+        if number == 0:
+            shape = (6, *shape[1:])
+            x = 6 * torch.rand(shape, generator=g, dtype=dtype) - 3
+            x.view(-1)[:6] = torch.arange(-3.0, 3.0) + torch.rand(6, generator=g)
+            code = f"6 * torch.rand({', '.join(str(s) for s in shape)}{kind}) - 3"
+            spread = "in [-3, 3)"
+        else:
+            scale = [30.0, 300.0, 3000.0][number - 1]
+            x = scale * torch.randn(shape, generator=g, dtype=dtype)
+            code = f"{scale:g} * torch.randn({dims}{kind})"
+            spread = f"of scale {scale:g}"
         transposed = ndim >= 2 and number >= 2
-        description = (
-            f"random {ndim}-d {str(dtype).removeprefix('torch.')} values of scale {scale:g}"
-        )
+        description = f"random {ndim}-d {str(dtype).removeprefix('torch.')} values {spread}"
         if transposed:
             description += ", transposed"
         cases.append(_case(act, HIDDEN, description, x.to(device), code, transposed=transposed))

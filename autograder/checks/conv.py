@@ -61,7 +61,7 @@ from ._cases import (
 from ._experiments import Ingredient, Region
 from ._loops import loop_rule
 from ._score import PartResult, Score
-from ._seeds import generator
+from ._seeds import generator, integers, off_grid, oriented
 
 FLIPPED = (
     "the kernel is flipped (as in the textbook's true convolution). A CNN layer computes "
@@ -373,34 +373,77 @@ VISIBLE = [
 ]
 
 
-def random_settings(seed: int, count: int = 6) -> list[ConvSetting]:
-    """``count`` random but valid settings: ints or pairs, with or without bias, some float64,
-    some in another memory layout, some with a kernel that fits only thanks to the padding."""
-    g = generator(seed, 0)
+HIDDEN_ROLES = ("simple", "channels", "stride", "padding", "wide pairs", "tall pairs", "random")
 
-    def draw(low: int, high: int) -> int:
-        return int(torch.randint(low, high + 1, (1,), generator=g))
 
+def random_settings(
+    seed: int, count: int | None = None, roles: tuple[str, ...] = HIDDEN_ROLES
+) -> list[ConvSetting]:
+    """Random but valid settings, one per role (then ``"random"`` ones up to ``count``), so
+    that every draw has each ingredient the visible parts test, whatever the seed: the
+    points of a mistake never depend on the draw. Sizes, values and what a role does not fix
+    are random. ``simple``: one image, one channel, no bias, stride 1, no padding.
+    ``channels``: several images, input and output channels, with a bias. ``stride``: an int
+    stride of 2 or 3 that leaves a remainder, x a transposed view. ``padding``: stride 1, an
+    int padding with a kernel larger than the input on one axis (it fits thanks to the
+    padding), float64. ``wide pairs``: (h, w) pairs, every w quantity larger than its h
+    counterpart (:func:`~._seeds.oriented`), x channels_last; ``tall pairs`` every h
+    quantity larger. ``random``: anything valid."""
+    draw = integers(seed, 0)
+
+    count = len(roles) if count is None else count
     settings = []
-    for _ in range(count):
+    for number in range(count):
+        role = roles[number] if number < len(roles) else "random"
         k_h, k_w = draw(1, 5), draw(1, 5)
         s_h, s_w, p_h, p_w = draw(1, 3), draw(1, 3), draw(0, 2), draw(0, 2)
         as_pairs = draw(0, 1) == 1
+        layout = {0: "channels_last", 1: "transposed"}.get(draw(0, 5), "")
+        n, c_in, c_out = draw(1, 3), draw(1, 4), draw(1, 5)
+        bias, dtype = draw(0, 3) > 0, torch.float64 if draw(0, 3) == 0 else torch.float32
+        extra_h, extra_w = draw(0, 8), draw(0, 8)
+        if role == "simple":
+            n = c_in = c_out = 1
+            s_h = s_w = 1
+            p_h = p_w = 0
+            bias, as_pairs, layout, dtype = False, False, "", torch.float32
+        elif role == "channels":
+            n, c_in, bias = draw(2, 3), draw(2, 4), True
+            c_out = c_in + draw(1, 2)  # not C_in: a loop bounded by the wrong count shows
+        elif role == "stride":
+            s_h, as_pairs, layout = draw(2, 3), False, "transposed"
+        elif role == "padding":
+            s_h, p_h, as_pairs, dtype = 1, draw(1, 2), False, torch.float64
+            k_h, k_w = draw(p_h + 2, 5), draw(p_h + 2, 5)
+            tall = draw(0, 1) == 1  # which axis has the kernel larger than the input
+            extra_h, extra_w = (0, extra_w) if tall else (extra_h, 0)
         if not as_pairs:
             s_w, p_w = s_h, p_h
-        layout = {0: "channels_last", 1: "transposed"}.get(draw(0, 5), "")
+        h = max(1, k_h - 2 * p_h) + extra_h
+        w = max(1, k_w - 2 * p_w) + extra_w
+        if role == "stride":
+            h, w = off_grid(h, k_h, s_h, p_h), off_grid(w, k_w, s_h, p_h)
+        elif role.endswith("pairs"):
+            as_pairs, layout = True, "channels_last" if role == "wide pairs" else ""
+            axes = oriented(draw, role == "wide pairs", kernel=5, stride=3, padding=2, extra=3)
+            (h, w), (k_h, k_w), (s_h, s_w), (p_h, p_w) = (
+                axes.size,
+                axes.kernel,
+                axes.stride,
+                axes.padding,
+            )
         settings.append(
             ConvSetting(
-                n=draw(1, 3),
-                c_in=draw(1, 4),
-                h=max(1, k_h - 2 * p_h) + draw(0, 8),
-                w=max(1, k_w - 2 * p_w) + draw(0, 8),
-                c_out=draw(1, 5),
+                n=n,
+                c_in=c_in,
+                h=h,
+                w=w,
+                c_out=c_out,
                 kernel=(k_h, k_w) if as_pairs or k_h != k_w else k_h,
                 stride=(s_h, s_w) if as_pairs else s_h,
                 padding=(p_h, p_w) if as_pairs else p_h,
-                bias=draw(0, 3) > 0,
-                dtype=torch.float64 if draw(0, 3) == 0 else torch.float32,
+                bias=bias,
+                dtype=dtype,
                 layout=layout,
             )
         )
@@ -1419,28 +1462,34 @@ def _loop_rule(conv2d_fast: Callable, seed: int | None = None) -> str | None:
     return loop_rule(conv2d_fast, seed, "conv2d_fast")
 
 
+# What the loop rule's inputs have (several images and channels, a bias or none, padding 0
+# or 1): it counts only for a function that gets those parts right, so that its points do
+# not depend on which of them a draw of its inputs has.
+LOOP_NEEDS = (SIMPLE, CHANNELS, BIAS, PADDING)
 LOOP_NEEDS_RIGHT_ANSWERS = (
-    "the loop rule counts only for a function that gets the simple cases right; see the part above."
+    "the loop rule counts only for a function that gets the simple cases, several channels "
+    "and images, the bias and padding right; see the parts above."
 )
 
 
 def check_conv2d_fast(conv2d_fast: Callable, seed: int | None = None) -> Score:
     """Check ``conv2d_fast`` like ``conv2d_naive`` (2 points in eight parts) and the loop rule
     (2 points): no Python loop whose number of steps grows with the number of output
-    positions. The loop rule counts only when the simple cases are right (a stub has no
-    loops either)."""
+    positions. The loop rule counts only when the parts its inputs exercise are right
+    (:data:`LOOP_NEEDS`: a stub has no loops either, and a function wrong on its inputs
+    cannot be timed)."""
     name = "conv2d_fast"
     judged = _conv_judged(name, conv2d_fast, seed, 2)
     if judged.problem:  # the check ends at 0, the loop rule with it
         problem = next((p.message for p in judged.parts if p.message), "")
         judged.parts.append(PartResult(LOOPS, 2, False, problem))
         return report(name, judged)
-    simple = next(p for p in judged.parts if p.name == SIMPLE)
+    ready = all(p.passed for p in judged.parts if p.name in LOOP_NEEDS)
     looping = None
-    if simple.passed:
+    if ready:
         with quiet(conv2d_fast):
             looping = _loop_rule(conv2d_fast, seed)
-    if not simple.passed:
+    if not ready:
         judged.parts.append(PartResult(LOOPS, 2, False, LOOP_NEEDS_RIGHT_ANSWERS))
     elif looping:
         judged.parts.append(PartResult(LOOPS, 2, False, looping))
@@ -1599,21 +1648,50 @@ CORR_INGREDIENTS = [
 ]
 
 
-def _random_corr(seed: int, count: int = 5) -> list[tuple]:
-    g = generator(seed, 19)
+CORR_ROLES = ("simple", "non-square", "wide pairs", "tall pairs", "larger", "layout")
 
-    def draw(low: int, high: int) -> int:
-        return int(torch.randint(low, high + 1, (1,), generator=g))
 
+def _random_corr(seed: int, count: int | None = None) -> list[tuple]:
+    """Random cases, one per role (then random ones up to ``count``), so that every draw has
+    each ingredient the visible parts test: ``simple`` a square image and kernel, an int
+    padding; ``non-square`` neither square; ``wide pairs`` every w quantity (image, kernel,
+    padding) larger than its h counterpart, ``tall pairs`` every h quantity; ``larger`` a kernel larger than the image on one axis, float64; ``layout`` the image
+    a transposed view. Sizes, values and what a role does not fix are random."""
+    draw = integers(seed, 19)
+
+    count = len(CORR_ROLES) if count is None else count
     found = []
-    for _ in range(count):
+    for number in range(count):
+        role = CORR_ROLES[number] if number < len(CORR_ROLES) else "random"
         k_h, k_w, p_h, p_w = draw(1, 5), draw(1, 5), draw(0, 2), draw(0, 2)
         if (p_h, p_w) == (0, 0):
             p_h = 1
         as_pair = draw(0, 1) == 1 or p_h != p_w
-        h, w = max(1, k_h - 2 * p_h) + draw(0, 6), max(1, k_w - 2 * p_w) + draw(0, 6)
+        extra_h, extra_w = draw(0, 6), draw(0, 6)
         dtype = torch.float64 if draw(0, 3) == 0 else torch.float32
         layout = "transposed" if draw(0, 3) == 0 else ""
+        if role == "simple":
+            k_w, p_h, as_pair, extra_w = k_h, draw(1, 2), False, extra_h
+            p_w = p_h
+        elif role == "non-square":
+            k_w = k_h % 5 + 1  # another size
+            p_w, as_pair = p_h, False
+            extra_w = (extra_h + draw(1, 6)) % 7
+        elif role == "larger":
+            p_h, dtype = draw(1, 2), torch.float64
+            k_h, k_w = draw(p_h + 2, 5), draw(p_h + 2, 5)
+            p_w, as_pair = p_h, False
+            extra_h, extra_w = (0, extra_w) if draw(0, 1) else (extra_h, 0)
+        elif role == "layout":
+            layout = "transposed"
+        h, w = max(1, k_h - 2 * p_h) + extra_h, max(1, k_w - 2 * p_w) + extra_w
+        if role.endswith("pairs"):
+            axes = oriented(draw, role == "wide pairs", kernel=5, stride=1, padding=2, extra=5)
+            (h, w), (k_h, k_w), (p_h, p_w), as_pair = axes.size, axes.kernel, axes.padding, True
+        elif role == "simple":
+            w = h
+        elif role == "non-square" and h == w:
+            w = h + 1
         found.append((HIDDEN, h, w, k_h, k_w, (p_h, p_w) if as_pair else p_h, dtype, layout))
     return found
 
@@ -1803,6 +1881,15 @@ MODULE_PARTS = [
 ]
 
 
+MODULE_ROLES = (
+    "channels",
+    "stride",
+    "padding",
+    "wide pairs",
+    "tall pairs",
+)  # the module's visible ingredients
+
+
 def _module_settings(seed: int | None) -> list[tuple[str, tuple]]:
     """``(part, (in_channels, out_channels, kernel_size, stride, padding, bias))`` per case."""
     visible = [(3, 4, 3, 1, 0, True), (2, 5, (3, 2), 2, 1, False), (1, 2, 5, (1, 2), (2, 1), True)]
@@ -1810,7 +1897,7 @@ def _module_settings(seed: int | None) -> list[tuple[str, tuple]]:
     if seed is not None:
         found += [
             (HIDDEN, (s.c_in, s.c_out, s.kernel, s.stride, s.padding, s.bias))
-            for s in random_settings(seed, count=3)
+            for s in random_settings(seed, roles=MODULE_ROLES)
         ]
     return found
 

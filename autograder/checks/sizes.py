@@ -21,7 +21,7 @@ from ._cases import (
 )
 from ._experiments import Ingredient, ingredients
 from ._score import PartResult, Score
-from ._seeds import generator
+from ._seeds import generator, integers, off_grid, oriented
 from ._student import type_name
 from .dense import COUNT_BIAS_FALSE, judge_int, shown
 
@@ -510,45 +510,114 @@ def _invalid_cases(part: str) -> list[Case]:
     ]
 
 
-def _random_shape_cases(seed: int) -> list[Case]:
-    g = generator(seed, 202)
+SHAPE_ROLES = ("basic", "stride", "padding", "wide pairs", "tall pairs", "random")
 
-    def draw(low: int, high: int) -> int:
-        return int(torch.randint(low, high + 1, (1,), generator=g))
+
+def _random_shape_cases(seed: int) -> list[Case]:
+    """Random layers, one per role, and one impossible layer of each kind the visible part
+    has, so that every draw has each ingredient the visible parts test: ``basic`` stride 1,
+    no padding, a kernel as large as the input on one axis; ``stride`` an int stride of 2 to
+    4 that leaves a remainder, no padding; ``padding`` stride 1, an int padding and a kernel
+    larger than the input plus one side's padding on one axis (it fits only with both
+    sides'); ``wide pairs`` (h, w) pairs, every w quantity larger than its h counterpart
+    (:func:`~._seeds.oriented`), ``tall pairs`` every h quantity; ``random`` anything valid.
+    Outside ``random``, N, C_in and C_out are all different and above 1. Sizes are random."""
+    draw = integers(seed, 202)
 
     cases = []
-    for _ in range(5):
+    for role in SHAPE_ROLES:
         k_h, k_w = draw(1, 7), draw(1, 7)
         s_h, s_w, p_h, p_w = draw(1, 4), draw(1, 4), draw(0, 3), draw(0, 3)
         as_pairs = draw(0, 1) == 1
+        extra_h, extra_w = draw(0, 30), draw(0, 30)
+        n, c_in, c_out = draw(1, 64), draw(1, 64), draw(1, 64)
+        tall = draw(0, 1) == 1  # the axis a role's kernel fills
+        if role != "random":  # N, C_in and C_out all different: a swapped one shows
+            n, c_in = draw(2, 32), draw(33, 64)
+            c_out = c_in + draw(1, 64)
+        if role == "basic":
+            s_h, p_h, as_pairs = 1, 0, False
+            extra_h, extra_w = (0, extra_w) if tall else (extra_h, 0)
+        elif role == "stride":
+            s_h, p_h, as_pairs = draw(2, 4), 0, False
+        elif role == "padding":
+            s_h, p_h, as_pairs = 1, draw(1, 3), False
         if not as_pairs:
             s_w, p_w = s_h, p_h
-        h = max(1, k_h - 2 * p_h) + draw(0, 30)
-        w = max(1, k_w - 2 * p_w) + draw(0, 30)
-        n, c_in, c_out = draw(1, 64), draw(1, 64), draw(1, 64)
+        h = max(1, k_h - 2 * p_h) + extra_h
+        w = max(1, k_w - 2 * p_w) + extra_w
+        if role == "stride":
+            h, w = off_grid(h, k_h, s_h, 0), off_grid(w, k_w, s_h, 0)
+        elif role.endswith("pairs"):
+            as_pairs = True
+            axes = oriented(draw, role == "wide pairs", kernel=7, stride=4, padding=3, extra=8)
+            (h, w), (k_h, k_w), (s_h, s_w), (p_h, p_w) = (
+                axes.size,
+                axes.kernel,
+                axes.stride,
+                axes.padding,
+            )
+        if role == "padding":  # on one axis H + P < K ≤ H + 2P: it fits with both sides' padding
+            fill = draw(0, p_h - 1)
+            k_h, k_w = (h + 2 * p_h - fill, k_w) if tall else (k_h, w + 2 * p_h - fill)
         stride = (s_h, s_w) if as_pairs else s_h
         padding = (p_h, p_w) if as_pairs else p_h
         cases.append(_shape_case(HIDDEN, (n, c_in, h, w), (c_out, c_in, k_h, k_w), stride, padding))
-    c = draw(2, 9)
-    cases.append(
-        _error_case(
-            HIDDEN,
-            "kernel larger than the padded input",
-            ((1, c, 3, 9), (2, c, 6, 3)),
-            {"padding": (1, 0)},
-            "a 6-high kernel on a 3-high input padded to 5",
-        )
-    )
-    cases.append(
+    return cases + _random_invalid_cases(draw)
+
+
+def _random_invalid_cases(draw: Callable[[int, int], int]) -> list[Case]:
+    """The impossible layers of the visible part, each at its edge (a kernel one row or one
+    column larger than the padded input, a stride of 0, a padding of −1: a test off by one
+    shows, whatever the draw), the channels, sizes and which number of a pair is wrong drawn."""
+    c, h, w, p_h, p_w = draw(2, 9), draw(1, 9), draw(1, 9), draw(1, 3), draw(1, 3)
+
+    def pair_with(bad: int) -> tuple[int, int]:
+        return (bad, draw(1, 3)) if draw(0, 1) else (draw(1, 3), bad)
+
+    stride, padding = pair_with(0), pair_with(-1)
+    other = c + draw(1, 3) if draw(0, 1) else draw(1, c - 1)
+    return [
         _error_case(
             HIDDEN,
             "C_in differs",
-            ((1, c, 9, 9), (2, c + 1, 3, 3)),
+            ((1, c, 9, 9), (2, other, 3, 3)),
             {},
-            f"x with {c} input channels and a weight made for {c + 1}",
-        )
-    )
-    return cases
+            f"x with {c} input channels and a weight made for {other}",
+        ),
+        _error_case(
+            HIDDEN,
+            "kernel one row taller than the padded input",
+            ((1, c, h, w + 9), (2, c, h + 2 * p_h + 1, 3)),
+            {"padding": p_h},
+            f"a {h + 2 * p_h + 1}-high kernel on a {h}-high input padded to {h + 2 * p_h}",
+        ),
+        _error_case(
+            HIDDEN,
+            "kernel one column wider than the padded input",
+            ((1, c, h + 9, w), (2, c, 3, w + 2 * p_w + 1)),
+            {"padding": (p_h, p_w)},
+            f"a {w + 2 * p_w + 1}-wide kernel on a {w}-wide input padded to {w + 2 * p_w}",
+        ),
+        _error_case(HIDDEN, "stride 0", ((1, c, 8, 8), (1, c, 3, 3)), {"stride": 0}, "stride 0"),
+        _error_case(
+            HIDDEN,
+            "a stride pair with a 0",
+            ((1, c, 8, 8), (1, c, 3, 3)),
+            {"stride": stride},
+            f"stride {stride}",
+        ),
+        _error_case(
+            HIDDEN, "negative padding", ((1, c, 8, 8), (1, c, 3, 3)), {"padding": -1}, "padding −1"
+        ),
+        _error_case(
+            HIDDEN,
+            "a padding pair with a negative",
+            ((1, c, 8, 8), (1, c, 3, 3)),
+            {"padding": padding},
+            f"padding {padding}".replace("-", "−"),
+        ),
+    ]
 
 
 def check_conv_output_shape(conv_output_shape: Callable, seed: int | None = None) -> Score:
@@ -836,6 +905,55 @@ def _cost_factor(lab, index: int) -> Finding | None:
     )
 
 
+COST_ROLES = ("plain", "stride", "padding", "wide pairs", "tall pairs", "random")
+
+
+def _random_cost_cases(seed: int) -> list[Case]:
+    """Random layers, one per role, so that every draw has each ingredient the visible parts
+    test: ``plain`` stride 1, no padding, a bias; ``stride`` an int stride of 2 or 3 that
+    leaves a remainder, no padding; ``padding`` stride 1, an int padding, no bias; ``wide
+    pairs`` (h, w) pairs, every w quantity larger than its h counterpart
+    (:func:`~._seeds.oriented`), ``tall pairs`` every h quantity; ``random`` anything valid.
+    Outside ``random``, N, C_in and C_out are all different and above 1 (a factor left out
+    or swapped shows). Sizes are random."""
+    draw = integers(seed, 204)
+
+    cases = []
+    for role in COST_ROLES:
+        k_h, k_w, s_h, s_w = draw(1, 7), draw(1, 7), draw(1, 3), draw(1, 3)
+        p_h, p_w = draw(0, 3), draw(0, 3)
+        n, c_in, c_out, bias = draw(1, 64), draw(1, 64), draw(1, 128), draw(0, 3) > 0
+        pairs = draw(0, 1) == 1
+        if role != "random":
+            n, c_in = draw(2, 32), draw(33, 64)
+            c_out = c_in + draw(1, 64)
+        if role == "plain":
+            s_h, p_h, pairs, bias = 1, 0, False, True
+        elif role == "stride":
+            s_h, p_h, pairs = draw(2, 3), 0, False
+        elif role == "padding":
+            s_h, p_h, pairs, bias = 1, draw(1, 3), False, False
+        if not pairs:
+            s_w, p_w = s_h, p_h
+        h, w = max(1, k_h - 2 * p_h) + draw(0, 40), max(1, k_w - 2 * p_w) + draw(0, 40)
+        if role == "stride":
+            h, w = off_grid(h, k_h, s_h, 0), off_grid(w, k_w, s_h, 0)
+        elif role.endswith("pairs"):
+            pairs = True
+            axes = oriented(draw, role == "wide pairs", kernel=7, stride=3, padding=3, extra=12)
+            (h, w), (k_h, k_w), (s_h, s_w), (p_h, p_w) = (
+                axes.size,
+                axes.kernel,
+                axes.stride,
+                axes.padding,
+            )
+        stride, padding = ((s_h, s_w), (p_h, p_w)) if pairs else (s_h, p_h)
+        cases.append(
+            _cost_case(HIDDEN, (n, c_in, h, w), (c_out, c_in, k_h, k_w), stride, padding, bias)
+        )
+    return cases
+
+
 def check_conv_layer_cost(conv_layer_cost: Callable, seed: int | None = None) -> Score:
     """Check ``conv_layer_cost(x_shape, weight_shape, stride=1, padding=0, bias=True)`` ->
     ``(parameters, multiply-adds)``: ``C_out·C_in·K_h·K_w (+ C_out)`` and
@@ -854,36 +972,7 @@ def check_conv_layer_cost(conv_layer_cost: Callable, seed: int | None = None) ->
         _cost_case(COST_MORE, (3, 2, 10, 9), (4, 2, 3, 4), stride=(2, 3), padding=(1, 2)),
     ]
     if seed is not None:
-        g = generator(seed, 204)
-
-        def draw(low: int, high: int) -> int:
-            return int(torch.randint(low, high + 1, (1,), generator=g))
-
-        for _ in range(4):
-            k_h, k_w, s_h, s_w, p_h, p_w = (
-                draw(1, 7),
-                draw(1, 7),
-                draw(1, 3),
-                draw(1, 3),
-                draw(0, 3),
-                draw(0, 3),
-            )
-            h, w = max(1, k_h - 2 * p_h) + draw(0, 40), max(1, k_w - 2 * p_w) + draw(0, 40)
-            n, c_in, c_out = draw(1, 64), draw(1, 64), draw(1, 128)
-            pairs = draw(0, 1) == 1
-            stride, padding = ((s_h, s_w), (p_h, p_w)) if pairs else (s_h, p_h)
-            if not pairs:
-                h, w = max(1, k_h - 2 * p_h) + draw(0, 40), max(1, k_w - 2 * p_h) + draw(0, 40)
-            cases.append(
-                _cost_case(
-                    HIDDEN,
-                    (n, c_in, h, w),
-                    (c_out, c_in, k_h, k_w),
-                    stride,
-                    padding,
-                    draw(0, 3) > 0,
-                )
-            )
+        cases += _random_cost_cases(seed)
     return score_cases(
         "conv_layer_cost",
         conv_layer_cost,
