@@ -1915,17 +1915,10 @@ def _module_variants(weights: tuple, x: torch.Tensor, grad_out, expected) -> lis
     ]
 
 
+# the functions' experiments but those that call the student's function with a weight or a
+# bias of their own (a module holds its own)
 MODULE_EXPERIMENTS = [
-    ex.reshaped,
-    ex.scaled(
-        conv_factors,
-        "the sum over c, u, v",
-        bias_advice="add b[o] once to every value of output channel o.",
-    ),
-    ex.running_total,
-    ex.shifted(SHIFT_ADVICE),
-    ex.regions(border_regions, axes=[(1, "output channel o"), (0, "image n")]),
-    ex.ingredients(INGREDIENTS),
+    e for e in CONV_EXPERIMENTS if e not in (bias_as_bool, contributions, impulse)
 ]
 
 

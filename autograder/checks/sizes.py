@@ -339,55 +339,75 @@ def _shape_mistakes(x_shape, weight_shape, stride, padding) -> list[Mistake]:
     return found
 
 
-def _shape_case(part, x_shape, weight_shape, stride=1, padding=0) -> Case:
+def _layer_kwargs(stride, padding) -> dict:
+    """The keyword arguments a case passes: stride and padding where not the defaults."""
+    return {
+        k: v for k, v, default in (("stride", stride, 1), ("padding", padding, 0)) if v != default
+    }
+
+
+def _layer_features(stride, padding) -> set[str]:
     (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
-    kwargs = {}
-    if stride != 1:
-        kwargs["stride"] = stride
-    if padding != 0:
-        kwargs["padding"] = padding
-    expected = output_shape(x_shape, weight_shape, stride, padding)
     features = {"always"}
-    if (s_h, s_w) != (1, 1):
-        features.add("stride")
-    if (p_h, p_w) != (0, 0):
-        features.add("padding")
-    if not isinstance(stride, int) or not isinstance(padding, int):
-        features.add("pairs")
+    features |= {"stride"} if (s_h, s_w) != (1, 1) else set()
+    features |= {"padding"} if (p_h, p_w) != (0, 0) else set()
+    features |= {"pairs"} if not isinstance(stride, int) or not isinstance(padding, int) else set()
+    return features
+
+
+def _layer_variants(x_shape, weight_shape, kwargs, features, answer: Callable) -> list[Variant]:
+    """The same layer with one ingredient taken away: stride 1; the padding applied to the
+    input's shape instead (the same answer); pairs replaced by their first numbers.
+    ``answer(x_shape, weight_shape, **kwargs)``: the right answer for those arguments."""
+    (s_h, _), (p_h, p_w) = pair(kwargs.get("stride", 1)), pair(kwargs.get("padding", 0))
+    found = []
+    if "stride" in features:
+        rest = {k: v for k, v in kwargs.items() if k != "stride"}
+        found.append(
+            Variant(
+                "stride",
+                (x_shape, weight_shape),
+                rest,
+                answer(x_shape, weight_shape, **rest),
+                "stride=1",
+            )
+        )
+    if "padding" in features:
+        n, c, h, w = x_shape
+        padded = (n, c, h + 2 * p_h, w + 2 * p_w)
+        rest = {k: v for k, v in kwargs.items() if k != "padding"}
+        found.append(
+            Variant(
+                "padding",
+                (padded, weight_shape),
+                rest,
+                answer(padded, weight_shape, **rest),
+                f"the padded input's shape {padded} and padding=0 (the same answer)",
+            )
+        )
+    if "pairs" in features:
+        ints = {**kwargs, **({"stride": s_h} if "stride" in kwargs else {})}
+        ints = {**ints, **({"padding": p_h} if "padding" in kwargs else {})}
+        said = ", ".join(f"{k}={v}" for k, v in ints.items() if k in ("stride", "padding"))
+        found.append(
+            Variant(
+                "pairs",
+                (x_shape, weight_shape),
+                ints,
+                answer(x_shape, weight_shape, **ints),
+                f"ints ({said})",
+            )
+        )
+    return found
+
+
+def _shape_case(part, x_shape, weight_shape, stride=1, padding=0) -> Case:
+    kwargs = _layer_kwargs(stride, padding)
+    expected = output_shape(x_shape, weight_shape, stride, padding)
+    features = _layer_features(stride, padding)
 
     def variants() -> list[Variant]:
-        found = []
-        if "stride" in features:
-            rest = {k: v for k, v in kwargs.items() if k != "stride"}
-            found.append(
-                Variant(
-                    "stride",
-                    (x_shape, weight_shape),
-                    rest,
-                    output_shape(x_shape, weight_shape, 1, padding),
-                    "stride=1",
-                )
-            )
-        if "padding" in features:
-            n, c, h, w = x_shape
-            padded = (n, c, h + 2 * p_h, w + 2 * p_w)
-            rest = {k: v for k, v in kwargs.items() if k != "padding"}
-            found.append(
-                Variant(
-                    "padding",
-                    (padded, weight_shape),
-                    rest,
-                    expected,
-                    f"the padded input's shape {padded} and padding=0 (the same answer)",
-                )
-            )
-        if "pairs" in features:
-            ints = {**kwargs, **({"stride": s_h} if "stride" in kwargs else {})}
-            ints = {**ints, **({"padding": p_h} if "padding" in kwargs else {})}
-            answer = output_shape(x_shape, weight_shape, s_h, p_h)
-            said = ", ".join(f"{k}={v}" for k, v in ints.items() if k in ("stride", "padding"))
-            found.append(Variant("pairs", (x_shape, weight_shape), ints, answer, f"ints ({said})"))
-        return found
+        return _layer_variants(x_shape, weight_shape, kwargs, features, output_shape)
 
     return Counted(
         description=f"x_shape={x_shape}, weight_shape={weight_shape}, stride={stride}, padding={padding}",
@@ -771,60 +791,17 @@ def _cost_judge(got: Any, case: Case) -> Verdict | None:
 
 def _cost_case(part, x_shape, weight_shape, stride=1, padding=0, bias=None) -> Case:
     flag = bias is not False
-    kwargs = {}
-    if stride != 1:
-        kwargs["stride"] = stride
-    if padding != 0:
-        kwargs["padding"] = padding
-    if bias is not None:
-        kwargs["bias"] = bias
+    kwargs = _layer_kwargs(stride, padding) | ({} if bias is None else {"bias": bias})
     expected = layer_cost(x_shape, weight_shape, stride, padding, flag)
     component = {COST_PARAMS: 0, COST_MACS: 1, COST_MORE: 1}.get(part)
-    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
-    features = {"always"}
-    features |= {"stride"} if (s_h, s_w) != (1, 1) else set()
-    features |= {"padding"} if (p_h, p_w) != (0, 0) else set()
-    features |= {"pairs"} if not isinstance(stride, int) or not isinstance(padding, int) else set()
-    features |= {"no bias"} if not flag else set()
+    features = _layer_features(stride, padding) | ({"no bias"} if not flag else set())
 
     def answer(*args, **options):
         full = layer_cost(*args, **{"stride": 1, "padding": 0, "bias": True, **options})
         return full if component is None else full[component]
 
     def variants() -> list[Variant]:
-        found = []
-        if "stride" in features:
-            rest = {k: v for k, v in kwargs.items() if k != "stride"}
-            found.append(
-                Variant(
-                    "stride",
-                    (x_shape, weight_shape),
-                    rest,
-                    answer(x_shape, weight_shape, **rest),
-                    "stride=1",
-                )
-            )
-        if "padding" in features:
-            n, c, h, w = x_shape
-            padded = (n, c, h + 2 * p_h, w + 2 * p_w)
-            rest = {k: v for k, v in kwargs.items() if k != "padding"}
-            found.append(
-                Variant(
-                    "padding",
-                    (padded, weight_shape),
-                    rest,
-                    answer(padded, weight_shape, **rest),
-                    f"the padded input's shape {padded} and padding=0 (the same answer)",
-                )
-            )
-        if "pairs" in features:
-            ints = {**kwargs, **({"stride": s_h} if "stride" in kwargs else {})}
-            ints = {**ints, **({"padding": p_h} if "padding" in kwargs else {})}
-            said = ", ".join(f"{k}={v}" for k, v in ints.items() if k in ("stride", "padding"))
-            answer_ints = answer(x_shape, weight_shape, **ints)
-            found.append(
-                Variant("pairs", (x_shape, weight_shape), ints, answer_ints, f"ints ({said})")
-            )
+        found = _layer_variants(x_shape, weight_shape, kwargs, features, answer)
         if "no bias" in features:
             rest = {**kwargs, "bias": True}
             found.append(
