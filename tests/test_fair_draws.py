@@ -27,7 +27,7 @@ pytestmark = pytest.mark.slow
 
 SECRETS = (b"first course", b"second course", b"third course")
 SEED = 7  # the test cell's seed; the secret keys it
-CONV_SAMPLE, NN_SAMPLE = 60, 120
+CONV_SAMPLE, NN_SAMPLE = 40, 100
 CHECKS = {**conv_mutants.CHECKS, **{name: check for name, (check, _) in NN_CHECKS.items()}}
 
 
@@ -43,7 +43,7 @@ def by_secret(cell: str, fn) -> dict[bytes, float] | None:
     """The points under each secret, or None for a function that scores differently twice
     under the same one."""
     found = {secret: points(cell, fn, secret) for secret in SECRETS}
-    if points(cell, fn, SECRETS[0]) != found[SECRETS[0]]:
+    if len(set(found.values())) > 1 and points(cell, fn, SECRETS[0]) != found[SECRETS[0]]:
         return None
     return found
 
