@@ -13,7 +13,6 @@ import hashlib
 import hmac
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import torch
 
@@ -52,20 +51,10 @@ def unequal(draw: Callable[[int, int], int], least: int, most: int, wide: bool) 
     return (small, large) if wide else (large, small)
 
 
-@dataclass(frozen=True)
-class Oriented:
-    """A layer's two axes, ``(h, w)`` each: input size, kernel, stride, padding."""
-
-    size: tuple[int, int]
-    kernel: tuple[int, int]
-    stride: tuple[int, int]
-    padding: tuple[int, int]
-
-
 def oriented(
     draw: Callable[[int, int], int], wide: bool, kernel: int, stride: int, padding: int, extra: int
-) -> Oriented:
-    """A random layer whose every w quantity (input size, kernel ``1..kernel``, stride
+) -> tuple[tuple[int, int], ...]:
+    """``(size, kernel, stride, padding)``, each an ``(h, w)`` pair: a random layer whose every w quantity (input size, kernel ``1..kernel``, stride
     ``1..stride`` unless ``stride`` is 1, padding ``0..padding``) is larger than its h counterpart when ``wide``, and
     smaller otherwise: hidden cases of both orientations make a mistake that takes one axis's
     number for the other's show, whichever way it errs. The windows end exactly at the far
@@ -82,7 +71,7 @@ def oriented(
     small, large = (0, 1) if wide else (1, 0)
     while sizes[large] <= sizes[small]:
         sizes[large] += s[large]
-    return Oriented(tuple(sizes), k, s, p)
+    return (sizes[0], sizes[1]), k, s, p
 
 
 def off_grid(size: int, kernel: int, stride: int, padding: int) -> int:

@@ -375,13 +375,14 @@ def _hidden_cases(act: Activation, seed: int, device: torch.device) -> list[Case
         ndim = int(torch.randint(1, 4, (1,), generator=g))
         shape = tuple(int(s) for s in torch.randint(2, 6, (ndim,), generator=g))
         dtype = torch.float64 if number % 2 else torch.float32
+        if number == 0:
+            shape = (6, *shape[1:])
         dims = ", ".join(str(s) for s in shape)
         kind = "" if dtype == torch.float32 else ", dtype=torch.float64"
         if number == 0:
-            shape = (6, *shape[1:])
             x = 6 * torch.rand(shape, generator=g, dtype=dtype) - 3
             x.view(-1)[:6] = torch.arange(-3.0, 3.0) + torch.rand(6, generator=g)
-            code = f"6 * torch.rand({', '.join(str(s) for s in shape)}{kind}) - 3"
+            code = f"6 * torch.rand({dims}{kind}) - 3"
             spread = "in [-3, 3)"
         else:
             scale = [30.0, 300.0, 3000.0][number - 1]

@@ -390,7 +390,6 @@ def random_settings(
     counterpart (:func:`~._seeds.oriented`), x channels_last; ``tall pairs`` every h
     quantity larger. ``random``: anything valid."""
     draw = integers(seed, 0)
-
     count = len(roles) if count is None else count
     settings = []
     for number in range(count):
@@ -425,12 +424,8 @@ def random_settings(
             h, w = off_grid(h, k_h, s_h, p_h), off_grid(w, k_w, s_h, p_h)
         elif role.endswith("pairs"):
             as_pairs, layout = True, "channels_last" if role == "wide pairs" else ""
-            axes = oriented(draw, role == "wide pairs", kernel=5, stride=3, padding=2, extra=3)
-            (h, w), (k_h, k_w), (s_h, s_w), (p_h, p_w) = (
-                axes.size,
-                axes.kernel,
-                axes.stride,
-                axes.padding,
+            (h, w), (k_h, k_w), (s_h, s_w), (p_h, p_w) = oriented(
+                draw, role == "wide pairs", kernel=5, stride=3, padding=2, extra=3
             )
         settings.append(
             ConvSetting(
@@ -1686,8 +1681,10 @@ def _random_corr(seed: int, count: int | None = None) -> list[tuple]:
             layout = "transposed"
         h, w = max(1, k_h - 2 * p_h) + extra_h, max(1, k_w - 2 * p_w) + extra_w
         if role.endswith("pairs"):
-            axes = oriented(draw, role == "wide pairs", kernel=5, stride=1, padding=2, extra=5)
-            (h, w), (k_h, k_w), (p_h, p_w), as_pair = axes.size, axes.kernel, axes.padding, True
+            (h, w), (k_h, k_w), _, (p_h, p_w) = oriented(
+                draw, role == "wide pairs", kernel=5, stride=1, padding=2, extra=5
+            )
+            as_pair = True
         elif role == "simple":
             w = h
         elif role == "non-square" and h == w:

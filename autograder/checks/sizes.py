@@ -570,12 +570,8 @@ def _random_shape_cases(seed: int) -> list[Case]:
             h, w = off_grid(h, k_h, s_h, 0), off_grid(w, k_w, s_h, 0)
         elif role.endswith("pairs"):
             as_pairs = True
-            axes = oriented(draw, role == "wide pairs", kernel=7, stride=4, padding=3, extra=8)
-            (h, w), (k_h, k_w), (s_h, s_w), (p_h, p_w) = (
-                axes.size,
-                axes.kernel,
-                axes.stride,
-                axes.padding,
+            (h, w), (k_h, k_w), (s_h, s_w), (p_h, p_w) = oriented(
+                draw, role == "wide pairs", kernel=7, stride=4, padding=3, extra=8
             )
         if role == "padding":  # on one axis H + P < K ≤ H + 2P: it fits with both sides' padding
             fill = draw(0, p_h - 1)
@@ -917,12 +913,8 @@ def _random_cost_cases(seed: int) -> list[Case]:
             h, w = off_grid(h, k_h, s_h, 0), off_grid(w, k_w, s_h, 0)
         elif role.endswith("pairs"):
             pairs = True
-            axes = oriented(draw, role == "wide pairs", kernel=7, stride=3, padding=3, extra=12)
-            (h, w), (k_h, k_w), (s_h, s_w), (p_h, p_w) = (
-                axes.size,
-                axes.kernel,
-                axes.stride,
-                axes.padding,
+            (h, w), (k_h, k_w), (s_h, s_w), (p_h, p_w) = oriented(
+                draw, role == "wide pairs", kernel=7, stride=3, padding=3, extra=12
             )
         stride, padding = ((s_h, s_w), (p_h, p_w)) if pairs else (s_h, p_h)
         cases.append(
