@@ -8,7 +8,7 @@ import io
 import warnings
 
 import pytest
-from catalogue import FAST, NAIVE
+from catalogue import FAST, NAIVE, WRONG
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_catalogue_checks import namespace_with
@@ -35,17 +35,9 @@ def run(check, fn, seed=None) -> tuple[float, str, str]:
     return float(score), first, err.getvalue()
 
 
-AS_STRIDED_FROM_SHAPE = """
-def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
-    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
-    xp = torch.nn.functional.pad(x, (p_w, p_w, p_h, p_h)) if p_h or p_w else x
-    n, c, h, w = xp.shape
-    c_out, _, k_h, k_w = weight.shape
-    h_out, w_out = (h - k_h) // s_h + 1, (w - k_w) // s_w + 1
-    windows = xp.as_strided((n, c, h_out, w_out, k_h, k_w), (c * h * w, h * w, w * s_h, s_w, w, 1))
-    out = torch.einsum("nchwij,ocij->nohw", windows, weight)
-    return out if bias is None else out + bias[None, :, None, None]
-"""
+AS_STRIDED_FROM_SHAPE = next(
+    w.code for w in WRONG if w.name == "fast_as_strided_strides_from_shape"
+)
 
 
 def test_a_students_warnings_never_reach_stderr():

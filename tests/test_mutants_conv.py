@@ -45,20 +45,6 @@ GENERIC = re.compile(
 SAMPLE = 120  # mutants run by the test (a fixed draw over all references)
 
 
-CORR_PADDED = """
-def corr2d_padded(image, kernel, padding):
-    (p_h, p_w), (h, w), (k_h, k_w) = pair(padding), image.shape, kernel.shape
-    padded = torch.zeros(h + 2 * p_h, w + 2 * p_w, dtype=image.dtype, device=image.device)
-    padded[p_h : p_h + h, p_w : p_w + w] = image
-    h_out, w_out = h + 2 * p_h - k_h + 1, w + 2 * p_w - k_w + 1
-    out = torch.zeros(h_out, w_out, dtype=image.dtype, device=image.device)
-    for i in range(h_out):
-        for j in range(w_out):
-            out[i, j] = (padded[i : i + k_h, j : j + k_w] * kernel).sum()
-    return out
-"""
-
-
 def references() -> list[tuple[str, str, str]]:
     """``(name, solution cell, source)``: the notebook's reference solutions and the
     catalogue's other styles, for the functions the convolution checks check."""
@@ -68,7 +54,7 @@ def references() -> list[tuple[str, str, str]]:
         ("naive, loops over channels", "conv2d_naive", NAIVE),
         ("fast, the notebook's", "conv2d_fast", solutions["conv2d_fast"]),
         ("fast, unfold", "conv2d_fast", FAST),
-        ("corr2d_padded, loops", "corr2d_padded", solutions.get("corr2d_padded", CORR_PADDED)),
+        ("corr2d_padded, loops", "corr2d_padded", solutions["corr2d_padded"]),
     ]
     return found
 
