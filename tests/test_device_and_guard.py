@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from catalogue import CORRECT, WRONG
 from notebooks import reference_code
+from test_hostile import LOOP_FLOATS
 
 from autograder.checks import _guard, _loops
 from autograder.checks._guard import TAMPERED, watching
@@ -335,29 +336,7 @@ def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
     out = torch.stack(rows, 2)
     return out if bias is None else out + bias.view(1, -1, 1, 1)
 """,
-    "python_floats": """
-def conv2d_fast(x, weight, bias=None, stride=1, padding=0):
-    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
-    xp = F.pad(x, (p_w, p_w, p_h, p_h))
-    n, c, h, w = xp.shape
-    c_out, _, k_h, k_w = weight.shape
-    h_out, w_out = (h - k_h) // s_h + 1, (w - k_w) // s_w + 1
-    X, W = xp.tolist(), weight.tolist()
-    B = [0.0] * c_out if bias is None else bias.tolist()
-    out = [[[[0.0] * w_out for _ in range(h_out)] for _ in range(c_out)] for _ in range(n)]
-    for a in range(n):
-        for o in range(c_out):
-            for i in range(h_out):
-                for j in range(w_out):
-                    total = B[o]
-                    for ci in range(c):
-                        for u in range(k_h):
-                            row, wr = X[a][ci][i * s_h + u], W[o][ci][u]
-                            for v in range(k_w):
-                                total += row[j * s_w + v] * wr[v]
-                    out[a][o][i][j] = total
-    return torch.tensor(out, dtype=x.dtype)
-""",
+    "python_floats": LOOP_FLOATS,  # the hostile batch's loop over Python numbers
 }
 LOOPING |= {w.name: w.code for w in WRONG if w.cell == "conv2d_fast" and "loop" in w.message}
 
