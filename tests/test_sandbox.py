@@ -579,6 +579,7 @@ def test_the_sandbox_log_holds_safe_text_whatever_student_code_writes(tmp_path, 
     assert big.read_text(encoding="utf-8").endswith("[this sandbox's log is cut off here]\n")
 
     sandbox, log = logged
+    assert log.exists()  # from the sandbox's start, whether or not anything was written yet
     session = sandbox.begin({})
     session.deadline = time.monotonic() + 60
     code = f"import os\nfor chunk in {ESCAPES + [euro[:1], euro[1:], b'END']!r}:\n"

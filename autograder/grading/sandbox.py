@@ -561,6 +561,7 @@ class Sandbox:
         if userns is not None:
             os.close(userns)
         if self.process.stderr is not None:
+            log.touch()  # there from the start, for whoever reads or tails it
             threading.Thread(target=_keep_log, args=(self.process.stderr, log), daemon=True).start()
         self.control = Channel(ours, 0, self.kill)
         self._cgroups: list[Path] = []  # made once the sandbox is up (see _booted)
